@@ -1,0 +1,1 @@
+"""Evaluation: suites of known facts, SQuAD-style metrics, reports."""

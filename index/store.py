@@ -1,0 +1,293 @@
+"""The persisted index: a manifest that commits immutable generation folders.
+
+Layout of an index directory::
+
+    manifest.json        the commit point: format, embedder, chunking, documents,
+                         the current generation and a sha256 for each of its files
+    gen-000007/          chunks.jsonl, embeddings.npy, vectors.faiss, bm25/
+    .lock                held by the one process allowed to write
+
+A write builds a new ``gen-*`` folder beside the current one (files fsynced,
+folder renamed into place), then replaces ``manifest.json`` atomically. Killed
+at any moment, the directory still holds the previous manifest and the
+generation it names, so readers never see half an update. The previous
+generation is kept one round so a reader that loaded the old manifest a moment
+ago can still open its files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, ValidationError
+
+from .config import FORMAT_VERSION, ChunkingConfig, EmbedderInfo
+from .errors import (
+    IndexBusyError,
+    IndexCorruptError,
+    IndexIncompatibleError,
+    IndexMissingError,
+)
+from .keyword import KeywordIndex
+from .vectors import FaissStore
+
+MANIFEST = "manifest.json"
+CHUNKS = "chunks.jsonl"
+EMBEDDINGS = "embeddings.npy"
+VECTORS = "vectors.faiss"
+BM25 = "bm25"
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A slice ``text[start:end]`` of one document, with its sentences' offsets."""
+
+    source: str
+    start: int
+    end: int
+    text: str
+    sentences: tuple[tuple[int, int], ...]
+
+
+class DocumentEntry(BaseModel):
+    sha256: str
+    path: str
+    chunks: int
+    chars: int
+    indexed_at: str
+
+
+class Manifest(BaseModel):
+    format_version: int
+    embedder: EmbedderInfo
+    chunking: ChunkingConfig
+    faiss_version: str
+    generation: str
+    updated_at: str
+    documents: dict[str, DocumentEntry]
+    chunk_count: int
+    files: dict[str, str]
+
+
+def rebuild_hint(index_dir: Path) -> str:
+    return f"Rebuild it with: seedqa index PATH... --rebuild --index-dir {index_dir}"
+
+
+def read_manifest(index_dir: Path) -> Manifest | None:
+    path = index_dir / MANIFEST
+    if not path.exists():
+        return None
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IndexCorruptError(
+            f"The index manifest {path} is unreadable. {rebuild_hint(index_dir)}"
+        ) from exc
+    version = raw.get("format_version") if isinstance(raw, dict) else None
+    if version != FORMAT_VERSION:
+        raise IndexIncompatibleError(
+            f"The index in {index_dir} has format version {version}; this seedqa reads "
+            f"version {FORMAT_VERSION}. {rebuild_hint(index_dir)}"
+        )
+    try:
+        manifest = Manifest.model_validate(raw)
+    except ValidationError as exc:
+        raise IndexCorruptError(
+            f"The index manifest {path} is malformed. {rebuild_hint(index_dir)}"
+        ) from exc
+    return manifest
+
+
+def check_compatible(manifest: Manifest, embedder: EmbedderInfo, index_dir: Path) -> None:
+    if manifest.embedder != embedder:
+        raise IndexIncompatibleError(
+            f"The index in {index_dir} was built with {manifest.embedder.name} "
+            f"({manifest.embedder.dim} dimensions); this seedqa uses {embedder.name} "
+            f"({embedder.dim}). {rebuild_hint(index_dir)}"
+        )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in sorted(folder.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if path.is_file():
+            with path.open("rb+") as fh:
+                os.fsync(fh.fileno())
+        else:
+            _fsync_dir(path)
+    _fsync_dir(folder)
+
+
+def write_json_atomic(path: Path, data: object) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        json.dump(data, fh, ensure_ascii=False, indent=1)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+@contextlib.contextmanager
+def write_lock(index_dir: Path, timeout_s: float = 120.0) -> Iterator[None]:
+    """One writer at a time; a second one waits, then gives up with a clear message."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with (index_dir / ".lock").open("a+") as fh:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError as exc:
+                if time.monotonic() > deadline:
+                    raise IndexBusyError(
+                        f"Another seedqa process is updating {index_dir}; "
+                        "try again when it has finished."
+                    ) from exc
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def commit_generation(
+    index_dir: Path,
+    chunks: list[Chunk],
+    embeddings: np.ndarray,
+    documents: dict[str, DocumentEntry],
+    embedder: EmbedderInfo,
+    chunking: ChunkingConfig,
+    previous: Manifest | None,
+) -> Manifest:
+    """Write a complete new generation and commit it. Call under :func:`write_lock`."""
+    import faiss
+
+    if embeddings.shape != (len(chunks), embedder.dim):
+        raise ValueError("one embedding per chunk is required")
+    number = int(previous.generation.split("-")[1]) + 1 if previous else 1
+    name = f"gen-{number:06d}"
+    final = index_dir / name
+    staging = index_dir / f".{name}.tmp"
+    for stale in (staging, final):
+        if stale.exists():  # left by a writer killed before its commit
+            shutil.rmtree(stale)
+    staging.mkdir(parents=True)
+
+    with (staging / CHUNKS).open("w", encoding="utf-8") as fh:
+        for c in chunks:
+            record = {"source": c.source, "start": c.start, "end": c.end, "text": c.text}
+            record["sentences"] = [list(s) for s in c.sentences]
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+    np.save(staging / EMBEDDINGS, np.ascontiguousarray(embeddings, dtype=np.float32))
+    FaissStore.build(embeddings, embedder.dim).save(staging / VECTORS)
+    KeywordIndex.build([c.text for c in chunks]).save(staging / BM25)
+    _fsync_tree(staging)
+    files = {
+        p.relative_to(staging).as_posix(): _sha256(p)
+        for p in sorted(staging.rglob("*"))
+        if p.is_file()
+    }
+    os.rename(staging, final)
+    _fsync_dir(index_dir)
+
+    manifest = Manifest(
+        format_version=FORMAT_VERSION,
+        embedder=embedder,
+        chunking=chunking,
+        faiss_version=faiss.__version__,
+        generation=name,
+        updated_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        documents=documents,
+        chunk_count=len(chunks),
+        files=files,
+    )
+    write_json_atomic(index_dir / MANIFEST, manifest.model_dump(mode="json"))
+    _prune(index_dir, keep={name, previous.generation if previous else name})
+    return manifest
+
+
+def _prune(index_dir: Path, keep: set[str]) -> None:
+    for path in index_dir.iterdir():
+        name = path.name.lstrip(".").removesuffix(".tmp")
+        if path.is_dir() and name.startswith("gen-") and path.name not in keep:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+class StoredIndex:
+    """A loaded, read-only generation: chunks, vectors and keyword index."""
+
+    def __init__(self, index_dir: Path, manifest: Manifest, *, verify: bool = True) -> None:
+        self.index_dir = index_dir
+        self.manifest = manifest
+        folder = index_dir / manifest.generation
+        hint = rebuild_hint(index_dir)
+        if verify:
+            for rel, expected in manifest.files.items():
+                path = folder / rel
+                if not path.is_file():
+                    raise IndexCorruptError(f"The index file {path} is missing. {hint}")
+                if _sha256(path) != expected:
+                    raise IndexCorruptError(
+                        f"The index file {path} is damaged (checksum mismatch). {hint}"
+                    )
+        try:
+            self.chunks = _read_chunks(folder / CHUNKS)
+            self.embeddings = np.load(folder / EMBEDDINGS, mmap_mode="r")
+            self.vectors = FaissStore.load(folder / VECTORS)
+            self.keywords = KeywordIndex.load(folder / BM25, len(self.chunks))
+        except (OSError, ValueError, RuntimeError, KeyError, json.JSONDecodeError) as exc:
+            raise IndexCorruptError(f"The index in {index_dir} cannot be read. {hint}") from exc
+        n = manifest.chunk_count
+        if not (len(self.chunks) == n == self.vectors.size == self.embeddings.shape[0]):
+            raise IndexCorruptError(f"The index in {index_dir} is inconsistent. {hint}")
+
+    def chunks_of(self, source: str) -> list[int]:
+        return [i for i, c in enumerate(self.chunks) if c.source == source]
+
+
+def _read_chunks(path: Path) -> list[Chunk]:
+    chunks = []
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            r = json.loads(line)
+            sentences = tuple((int(s), int(e)) for s, e in r["sentences"])
+            chunks.append(Chunk(r["source"], int(r["start"]), int(r["end"]), r["text"], sentences))
+    return chunks
+
+
+def load_index(index_dir: Path, embedder: EmbedderInfo, *, verify: bool = True) -> StoredIndex:
+    manifest = read_manifest(index_dir)
+    if manifest is None:
+        raise IndexMissingError(
+            f"No index in {index_dir}. Build one first: seedqa index seeds/ "
+            f"(or seedqa index YOUR_FOLDER --index-dir {index_dir})."
+        )
+    check_compatible(manifest, embedder, index_dir)
+    return StoredIndex(index_dir, manifest, verify=verify)

@@ -1,0 +1,145 @@
+"""Multi-turn conversations: follow-ups resolved against the history.
+
+A follow-up is rewritten by rules, not by the model: a 270M base model
+rewrites questions unreliably, and a bad rewrite silently changes what is
+answered. Pronouns (it, its, they...) are replaced by the named subject of the
+previous turn; an elliptical question ("To how many countries?") keeps the
+previous question beside it, both for retrieval and in the prompt.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .types import Answer
+
+_PRONOUN = re.compile(r"\b(it|its|they|them|their|he|him|his|she|her)\b", re.IGNORECASE)
+_ELLIPTICAL_START = re.compile(
+    r"^\s*(to|in|into|from|for|by|with|and|or|what about|how about|which of|of)\b", re.IGNORECASE
+)
+_NAME_RUN = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+(?:of|the|and|de|du)?\s*[A-Z][\w'’.-]*)*")
+_OPENERS = {
+    "what",
+    "which",
+    "who",
+    "whom",
+    "whose",
+    "when",
+    "where",
+    "why",
+    "how",
+    "tell",
+    "describe",
+    "explain",
+    "list",
+    "name",
+    "give",
+    "is",
+    "are",
+    "was",
+    "were",
+    "did",
+    "does",
+    "do",
+    "can",
+    "could",
+    "please",
+    "and",
+    "the",
+    "a",
+    "an",
+    "in",
+    "to",
+    "show",
+    "summarise",
+    "summarize",
+}
+
+
+@dataclass(frozen=True)
+class Turn:
+    question: str
+    standalone: str
+    answer: Answer
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """How one question is asked: for retrieval, to the model, with which context."""
+
+    retrieval_query: str
+    prompt_question: str
+    previous: tuple[str, str] | None = None
+
+
+def subject_of(text: str) -> str | None:
+    """The first named thing in a question ("Azercosmos" in "Tell me about Azercosmos.")."""
+    for match in _NAME_RUN.finditer(text):
+        words = match.group(0).split()
+        while words and words[0].lower() in _OPENERS:
+            words = words[1:]
+        if words:
+            return " ".join(words).rstrip(".?!,")
+    return None
+
+
+def resolve(question: str, history: Sequence[Turn]) -> Resolved:
+    if not history:
+        return Resolved(question, question)
+    last = history[-1]
+    subject = subject_of(last.standalone) or subject_of(last.answer.text)
+    if subject and subject_of(question) is None and _PRONOUN.search(question):
+
+        def replace(m: re.Match[str]) -> str:
+            word = m.group(0).lower()
+            return f"{subject}'s" if word in {"its", "their", "his", "her"} else subject
+
+        rewritten = _PRONOUN.sub(replace, question, count=2)
+        return Resolved(rewritten, rewritten)
+    words = re.findall(r"\w+", question)
+    if _ELLIPTICAL_START.match(question) or len(words) <= 3:
+        previous_answer = "" if last.answer.abstained else last.answer.text
+        return Resolved(
+            f"{last.standalone} {question}",
+            question,
+            (last.standalone, previous_answer),
+        )
+    return Resolved(question, question)
+
+
+class Chat:
+    """A conversation over one index; ``ask`` and ``stream`` remember each turn."""
+
+    def __init__(self, index_dir: str | Path | None = None, *, assistant=None) -> None:
+        from .pipeline import get_assistant
+
+        self.assistant = assistant or get_assistant(index_dir)
+        self.history: list[Turn] = []
+
+    def ask(self, question: str) -> Answer:
+        answer = self.assistant.answer(question, self.history)
+        self._remember(question, answer)
+        return answer
+
+    def stream(self, question: str) -> Iterator[str]:
+        """Yield the answer's text as it is generated; the checked Answer is ``self.last``.
+
+        Every piece is document text (the decoder cannot write anything else).
+        If the final check abstains after pieces were shown, ``self.last`` says
+        so and carries the abstention text.
+        """
+        answer = yield from self.assistant.stream(question, self.history)
+        self._remember(question, answer)
+
+    @property
+    def last(self) -> Answer | None:
+        return self.history[-1].answer if self.history else None
+
+    def reset(self) -> None:
+        self.history.clear()
+
+    def _remember(self, question: str, answer: Answer) -> None:
+        self.history.append(Turn(question, answer.standalone_question or question, answer))

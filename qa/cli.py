@@ -1,0 +1,207 @@
+"""The ``seedqa`` command.
+
+User mistakes arrive as :class:`index.errors.SeedqaError` and are printed as
+one line with a non-zero exit; tracebacks are only for bugs, or with --debug.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from index import resolve_index_dir
+from index.config import DEFAULT_INDEX_DIR
+from index.errors import IndexMissingError, SeedqaError
+
+INDEX_DIR_HELP = f"Index folder (default: $SEEDQA_INDEX_DIR or ./{DEFAULT_INDEX_DIR})."
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except SeedqaError as exc:
+            if ctx.params.get("debug"):
+                raise
+            click.secho(f"Error: {exc}", fg="red", err=True)
+            ctx.exit(1)
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show full tracebacks and debug logs.")
+def cli(debug: bool) -> None:
+    """seedqa: ask questions about your documents, offline, with exact citations."""
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if not debug:
+        for noisy in ("sentence_transformers", "transformers", "httpx"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _index_dir_option(f):
+    return click.option(
+        "--index-dir", type=click.Path(file_okay=False), default=None, help=INDEX_DIR_HELP
+    )(f)
+
+
+@cli.command("index")
+@click.argument("paths", nargs=-1, type=click.Path())
+@_index_dir_option
+@click.option("--rebuild", is_flag=True, help="Ignore the existing index and build it anew.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the summary line.")
+def index_cmd(paths: tuple[str, ...], index_dir: str | None, rebuild: bool, quiet: bool) -> None:
+    """Build or update the index from PATHS (files or folders; default: seeds/).
+
+    Unchanged documents are not embedded again; changed ones are replaced and
+    files removed from an indexed folder leave the index.
+    """
+    from index import update_index
+
+    report = update_index(
+        paths or ["seeds"], index_dir, rebuild=rebuild, progress=None if not quiet else False
+    )
+    if not quiet:
+        for label, names in (
+            ("added", report.added),
+            ("updated", report.updated),
+            ("removed", report.removed),
+        ):
+            for name in names:
+                click.echo(f"  {label:9} {name}")
+        for name, why in report.skipped:
+            click.echo(f"  {'skipped':9} {name}: {why}")
+    click.echo(
+        f"{len(report.added)} added, {len(report.updated)} updated, {len(report.removed)} removed, "
+        f"{len(report.unchanged)} unchanged, {len(report.skipped)} skipped; "
+        f"{report.embedded_chunks} chunks embedded. Index: {report.documents} documents, "
+        f"{report.chunks} chunks in {report.index_dir}"
+    )
+
+
+@cli.command("remove")
+@click.argument("sources", nargs=-1, required=True)
+@_index_dir_option
+def remove_cmd(sources: tuple[str, ...], index_dir: str | None) -> None:
+    """Remove documents (by the name `seedqa status` lists) from the index."""
+    from index import remove_documents
+
+    report = remove_documents(sources, index_dir)
+    click.echo(
+        f"Removed {len(report.removed)}; index: {report.documents} documents, "
+        f"{report.chunks} chunks."
+    )
+
+
+@cli.command("status")
+@_index_dir_option
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+def status_cmd(index_dir: str | None, as_json: bool) -> None:
+    """Show what the index holds."""
+    from index import read_manifest
+
+    path = resolve_index_dir(index_dir)
+    manifest = read_manifest(path)
+    if manifest is None:
+        raise IndexMissingError(f"No index in {path}. Build one: seedqa index seeds/")
+    if as_json:
+        click.echo(json.dumps(manifest.model_dump(mode="json", exclude={"files"}), indent=1))
+        return
+    click.echo(
+        f"Index {path}: {len(manifest.documents)} documents, {manifest.chunk_count} chunks, "
+        f"{manifest.embedder.name}, updated {manifest.updated_at}"
+    )
+    for source, entry in sorted(manifest.documents.items()):
+        click.echo(f"  {source}  ({entry.chunks} chunks, {entry.chars:,} characters)")
+
+
+def _ensure_index(index_dir: str | None) -> None:
+    """With the default index missing and seeds/ here, index it first (like `make serve`)."""
+    from index import read_manifest, update_index
+
+    path = resolve_index_dir(index_dir)
+    if read_manifest(path) is None and index_dir is None and Path("seeds").is_dir():
+        click.echo("No index yet: indexing seeds/ first.", err=True)
+        update_index(["seeds"], path, progress=False)
+
+
+@cli.command("ask")
+@click.argument("question")
+@_index_dir_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (see README).")
+def ask_cmd(question: str, index_dir: str | None, as_json: bool) -> None:
+    """Answer QUESTION from the indexed documents, with citations."""
+    from qa import answer
+    from qa.pipeline import validate_question
+
+    validate_question(question)
+    _ensure_index(index_dir)
+    result = answer(question, index_dir=index_dir)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), ensure_ascii=False))
+        return
+    click.echo(result.text)
+    _print_citations(result)
+
+
+def _print_citations(result) -> None:
+    for n, c in enumerate(result.citations, 1):
+        quote = " ".join(c.quote.split())
+        click.secho(f'  [{n}] {c.source}:{c.start}-{c.end}  "{quote}"', dim=True)
+
+
+@cli.command("chat")
+@_index_dir_option
+def chat_cmd(index_dir: str | None) -> None:
+    """Talk to your documents in the terminal (/new starts over, /quit or Ctrl-D leaves)."""
+    from qa import Chat
+
+    _ensure_index(index_dir)
+    chat = Chat(index_dir)
+    chat.assistant.retriever()  # fail early on a missing or broken index
+    interactive = sys.stdin.isatty()
+    if interactive:
+        click.echo("Ask a question about your documents. /new starts over, /quit leaves.")
+    while True:
+        try:
+            line = input("you> " if interactive else "")
+        except EOFError:
+            break
+        line = line.strip()
+        if not line:
+            continue
+        if line in {"/quit", "/exit"}:
+            break
+        if line == "/new":
+            chat.reset()
+            click.echo("(new conversation)")
+            continue
+        try:
+            if interactive:
+                click.echo("seedqa> ", nl=False)
+            for piece in chat.stream(line):
+                if interactive:
+                    click.echo(piece, nl=False)
+            last = chat.last
+            if interactive:
+                click.echo("\r\033[K", nl=False)
+            click.echo(f"seedqa> {last.text}")
+            _print_citations(last)
+        except SeedqaError as exc:
+            click.secho(f"Error: {exc}", fg="red", err=True)
+
+
+def main() -> None:
+    cli(prog_name="seedqa")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""Checks that decide whether an answer may be shown as fact.
+
+Answers are exact spans of the evidence (see ``synthesis``), so "is it in the
+cited text" holds by construction; :func:`supported` still checks it, so the
+guarantee does not rest on the decoder alone. The other checks catch what an
+exact span can still get wrong: echoing the question back, and text that tries
+to instruct the assistant.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+_WORD = re.compile(r"[A-Za-z0-9]+(?:['’.][A-Za-z0-9]+)*")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_NAME = re.compile(r"\b[A-Z][A-Za-z0-9'’-]+")
+
+# Phrases that address the assistant rather than inform the reader. A sentence
+# (in a document) or a question carrying one is treated as an attempted
+# instruction, never as evidence.
+_INJECTION = re.compile(
+    r"\b(ignore|disregard|forget|override)\b[^.?!\n]{0,40}\b(instruction|instructions|prompt|"
+    r"documents?|context|rules|above|previous)\b"
+    r"|\bsystem prompt\b|\byou are now\b|\bnew instructions?\b"
+    r"|\b(reply|respond|answer|say|print|output)\b[^.?!\n]{0,20}\b(only|exactly|with the word)\b"
+    r"|^\s*(system|assistant)\s*:",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+@lru_cache(maxsize=1)
+def _stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    extra = {
+        "much",
+        "many",
+        "did",
+        "does",
+        "do",
+        "which",
+        "what",
+        "who",
+        "whom",
+        "when",
+        "where",
+        "why",
+        "how",
+        "whose",
+        "tell",
+        "name",
+        "list",
+        "give",
+    }
+    return frozenset(STOPWORDS_EN) | extra
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-cased words that carry meaning, with a crude plural/possessive fold."""
+    out = set()
+    for w in _WORD.findall(text):
+        w = w.lower().replace("’", "'")
+        if w in _stopwords():
+            continue
+        w = w.removesuffix("'s")
+        if len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
+            w = w[:-1]
+        out.add(w)
+    return out
+
+
+def looks_like_injection(text: str) -> bool:
+    return bool(_INJECTION.search(text))
+
+
+def key_terms(text: str) -> set[str]:
+    """Numbers and capitalised names: the content an answer must not invent."""
+    numbers = {n.replace(",", "") for n in _NUMBER.findall(text)}
+    names = {n for n in _NAME.findall(text)}
+    return numbers | names
+
+
+def supported(answer: str, quotes: list[str]) -> bool:
+    """Every number and name in ``answer`` appears, as a whole word, in the cited text."""
+    cited = " ".join(quotes)
+    flat = cited.replace(",", "")
+    return all(
+        re.search(rf"(?<!\w){re.escape(term)}(?!\w)", cited if term in cited else flat)
+        for term in key_terms(answer)
+    )
+
+
+def echoes_question(answer: str, question: str) -> bool:
+    """True when the answer only repeats words of the question (it answers nothing)."""
+    words = content_words(answer)
+    return not words or words <= content_words(question)
+
+
+_OPENERS = frozenset(
+    "what which who whom whose when where why how is are was were did does do can could "
+    "would should will tell name list give describe explain please in on at to for from "
+    "by of the a an and or if according".split()
+)
+
+
+def question_terms(question: str) -> set[str]:
+    """Numbers and names a question mentions, lower-cased (question words excluded)."""
+    terms = {n.replace(",", "") for n in _NUMBER.findall(question)}
+    for m in _NAME.finditer(question):
+        word = m.group(0).lower().replace("’", "'").removesuffix("'s")
+        if word not in _OPENERS:
+            terms.add(word)
+    return terms
+
+
+def missing_terms(question: str, context: str) -> set[str]:
+    """The question's numbers and names that the retrieved text never mentions.
+
+    A question about "2019 exports" answered from a passage about 2020, or
+    about a company the documents never name, rests on a premise the
+    documents do not share: the answer would be about something else.
+    """
+    lowered = context.lower().replace("’", "'")
+    flat = lowered.replace(",", "")
+    missing = set()
+    for term in question_terms(question):
+        stem = term[:-1] if len(term) > 4 and term.endswith("s") else term
+        if not re.search(rf"(?<![\w]){re.escape(stem)}", flat if term.isdigit() else lowered):
+            missing.add(term)
+    return missing

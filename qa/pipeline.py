@@ -1,0 +1,257 @@
+"""The whole answering flow, wired in one place.
+
+question -> follow-up resolution -> hybrid retrieval -> evidence sentences
+-> span-constrained generation -> grounding checks -> Answer with citations.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Generator, Sequence
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from index import get_embedder, load_index, resolve_index_dir
+from index.errors import InputError
+
+from .chat import Resolved, Turn, resolve
+from .evidence import Evidence, select_evidence
+from .grounding import content_words, echoes_question, missing_terms, supported
+from .retrieval import HybridRetriever
+from .synthesis import Generation, build_prompt, generate_span
+from .types import ABSTENTION, Answer, Citation
+
+log = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 4000
+_TRAILING = ",;:–—-"
+
+
+class AnswerSettings(BaseModel, frozen=True):
+    """Knobs of the answering flow; the values are chosen on development data."""
+
+    chunks: int = Field(default=4, ge=1, le=20)
+    evidence_sentences: int = Field(default=3, ge=1, le=20)
+    max_answer_tokens: int = Field(default=32, ge=1, le=128)
+    # Abstain below these (see README, "How abstention is decided").
+    min_similarity: float = 0.20
+    min_first_step_mass: float = 0.02
+    min_mean_logprob: float = -4.0
+
+
+def validate_question(question: str) -> str:
+    if not isinstance(question, str) or not question.strip():
+        raise InputError("Ask a question: the text is empty.")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise InputError(
+            f"The question is {len(question):,} characters long; the limit is "
+            f"{MAX_QUESTION_CHARS:,}. Shorten it and ask again."
+        )
+    return " ".join(question.split())
+
+
+class Assistant:
+    """Answers questions over one index directory; reloads it when it changes."""
+
+    def __init__(self, index_dir: str | Path | None = None, settings: AnswerSettings | None = None):
+        self.index_dir = resolve_index_dir(index_dir)
+        self.settings = settings or AnswerSettings()
+        self.embedder = get_embedder()
+        self._lock = threading.Lock()
+        self._retriever: HybridRetriever | None = None
+        self._stamp: tuple[int, int] | None = None
+
+    def retriever(self) -> HybridRetriever:
+        manifest = self.index_dir / "manifest.json"
+        try:
+            st = manifest.stat()
+            stamp = (st.st_mtime_ns, st.st_ino)
+        except FileNotFoundError:
+            stamp = None
+        with self._lock:
+            if self._retriever is None or stamp != self._stamp:
+                index = load_index(self.index_dir, self.embedder.info)
+                self._retriever = HybridRetriever(index, self.embedder)
+                self._stamp = stamp
+            return self._retriever
+
+    def answer(self, question: str, history: Sequence[Turn] = ()) -> Answer:
+        return self._run(question, history, None)
+
+    def stream(self, question: str, history: Sequence[Turn] = ()) -> Generator[str, None, Answer]:
+        """Yield answer text as it is decoded; return the checked :class:`Answer`."""
+        question = validate_question(question)
+        pieces: queue.Queue[str | None] = queue.Queue()
+        result: dict[str, object] = {}
+
+        def work() -> None:
+            try:
+                result["answer"] = self._run(question, history, pieces.put)
+            except BaseException as exc:  # handed to the consumer below
+                result["error"] = exc
+            finally:
+                pieces.put(None)
+
+        threading.Thread(target=work, name="seedqa-answer", daemon=True).start()
+        while (piece := pieces.get()) is not None:
+            yield piece
+        if "error" in result:
+            raise result["error"]  # type: ignore[misc]
+        answer = result["answer"]
+        assert isinstance(answer, Answer)
+        return answer
+
+    def _run(
+        self, question: str, history: Sequence[Turn], on_text: Callable[[str], None] | None
+    ) -> Answer:
+        s = self.settings
+        question = validate_question(question)
+        retriever = self.retriever()
+        warm_up()  # one-time model loading is not this question's latency
+        t0 = time.perf_counter()
+        resolved = resolve(question, history)
+        qvec = self.embedder.embed_query(resolved.retrieval_query)
+        hits = retriever.retrieve(resolved.retrieval_query, s.chunks, query_vector=qvec)
+        evidence = select_evidence(
+            resolved.prompt_question, qvec, hits, self.embedder, max_sentences=s.evidence_sentences
+        )
+        t1 = time.perf_counter()
+        timings = {"retrieve": (t1 - t0) * 1000}
+
+        signals: dict[str, float] = {}
+
+        def done(text: str, abstained: bool, reason: str, citations=()) -> Answer:
+            t2 = time.perf_counter()
+            timings["generate"] = (t2 - t1) * 1000
+            timings["total"] = (t2 - t0) * 1000
+            return Answer(
+                question=question,
+                text=ABSTENTION if abstained else text,
+                abstained=abstained,
+                citations=tuple(citations),
+                timings_ms=timings,
+                reason=reason,
+                signals=dict(signals),
+                standalone_question=resolved.retrieval_query
+                if resolved.previous is None
+                else resolved.prompt_question,
+            )
+
+        if evidence is None:
+            return done("", True, "nothing retrieved")
+        signals["similarity"] = evidence.best_similarity
+        missing = missing_terms(resolved.prompt_question, " ".join(h.chunk.text for h in hits))
+        if missing:
+            return done("", True, f"the documents never mention {', '.join(sorted(missing))}")
+        if evidence.best_similarity < s.min_similarity:
+            return done("", True, f"evidence not relevant ({evidence.best_similarity:.2f})")
+
+        prompt = build_prompt(evidence.text, resolved.prompt_question, resolved.previous)
+        try:
+            gen = generate_span(
+                prompt,
+                evidence.text,
+                max_tokens=s.max_answer_tokens,
+                on_text=on_text,
+                avoid_words=frozenset(content_words(resolved.prompt_question)),
+            )
+        except ValueError as exc:
+            raise InputError(
+                "The question and its context are too long for the model; ask a shorter question."
+            ) from exc
+        signals["opening_mass"] = gen.first_step_mass
+        signals["mean_logprob"] = gen.mean_logprob if gen.logprobs else -99.0
+        return self._decide(gen, evidence, question, resolved, done)
+
+    def _decide(self, gen: Generation, evidence: Evidence, question: str, resolved: Resolved, done):
+        s = self.settings
+        if gen.byte_start < 0 or not gen.text:
+            return done("", True, "the model gave no answer")
+        span = _locate(gen, evidence)
+        if span is None:
+            return done("", True, "answer not found in the evidence")
+        start, end = span
+        text = evidence.text[start:end]
+        citations = _citations(evidence, start, end)
+        if not supported(text, [c.quote for c in citations]):
+            return done("", True, "answer not supported by the cited text")
+        if echoes_question(text, question) or echoes_question(text, resolved.prompt_question):
+            return done("", True, "answer only repeats the question")
+        if gen.first_step_mass < s.min_first_step_mass:
+            return done("", True, f"model expects no answer here ({gen.first_step_mass:.3f})")
+        if gen.mean_logprob < s.min_mean_logprob:
+            return done("", True, f"low confidence ({gen.mean_logprob:.2f})")
+        return done(text, False, "answered", citations)
+
+
+def warm_up() -> None:
+    """Load the embedder, the language model and its vocabulary table (once per process)."""
+    from index import get_embedder
+
+    from .synthesis import vocabulary
+
+    _ = get_embedder().model
+    vocabulary()
+
+
+def _locate(gen: Generation, evidence: Evidence) -> tuple[int, int] | None:
+    """Character span of the generated text in the evidence, trimmed of stray punctuation."""
+    raw = evidence.text.encode("utf-8")
+    start = len(raw[: gen.byte_start].decode("utf-8", errors="ignore"))
+    if not evidence.text.startswith(gen.text, start):
+        found = evidence.text.find(gen.text)
+        if found < 0:
+            return None
+        start = found
+    end = start + len(gen.text)
+    while end > start and (evidence.text[end - 1] in _TRAILING or evidence.text[end - 1].isspace()):
+        end -= 1
+    if end > start + 1 and evidence.text[end - 1] == "." and not _abbreviation(evidence.text, end):
+        end -= 1
+    text = evidence.text[start:end]
+    # Drop an unbalanced bracket or quote at either end.
+    for opener, closer in ("()", "[]", '""', "“”"):
+        if text.startswith(opener) and closer not in text[1:]:
+            start += 1
+            text = text[1:]
+        if text.endswith(closer) and opener not in text[:-1]:
+            end -= 1
+            text = text[:-1]
+    if end <= start:
+        return None
+    return start, end
+
+
+def _abbreviation(text: str, end: int) -> bool:
+    """'U.S.' keeps its final dot; 'million.' does not."""
+    word = text[:end].split(" ")[-1]
+    return word.count(".") > 1 or (len(word) <= 3 and word[:1].isupper())
+
+
+def _citations(evidence: Evidence, start: int, end: int) -> list[Citation]:
+    owners = sorted({int(o) for o in evidence.owner[start:end] if o >= 0})
+    return [
+        Citation(s.source, s.start, s.end, s.text) for s in (evidence.sentences[i] for i in owners)
+    ]
+
+
+_assistants: dict[Path, Assistant] = {}
+_assistants_lock = threading.Lock()
+
+
+def get_assistant(index_dir: str | Path | None = None) -> Assistant:
+    """One shared Assistant per index directory (models load once per process)."""
+    path = resolve_index_dir(index_dir)
+    with _assistants_lock:
+        if path not in _assistants:
+            _assistants[path] = Assistant(path)
+        return _assistants[path]
+
+
+def answer(question: str, *, index_dir: str | Path | None = None) -> Answer:
+    """Answer one question from the index: ``from qa import answer``."""
+    return get_assistant(index_dir).answer(question)

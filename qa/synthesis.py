@@ -1,0 +1,263 @@
+"""Answer synthesis by evidence-constrained decoding.
+
+Gemma 3 270M is a small base model: asked freely, it pads answers into
+sentences and fills gaps from memory. Here it reads a few-shot prompt and may
+only write what the evidence says, word for word: at every step the tokens
+that would leave every evidence span are masked out (a llama-cpp-python
+logits processor), so the answer is an exact span of the documents by
+construction and its citation is exact too. The model still chooses *which*
+span, and when to stop, by its own likelihood.
+
+While decoding we also keep the model's unconstrained view: how much of its
+probability the evidence could take at the first step, and the log-likelihood
+of each chosen token. Those say how much the model itself believes the span,
+and feed the decision to abstain.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .grounding import content_words
+from .llm import CONTEXT_TOKENS, LLM_LOCK, get_llm
+
+MAX_PIECE_BYTES = 48
+PROMPT_FILE = Path(__file__).with_name("prompts") / "extractive.txt"
+
+
+@lru_cache(maxsize=1)
+def few_shot_prefix() -> str:
+    return PROMPT_FILE.read_text(encoding="utf-8")
+
+
+def build_prompt(context: str, question: str, previous: tuple[str, str] | None = None) -> str:
+    """The shared few-shot prefix (its KV cache is reused) then this question's part."""
+    lines = [few_shot_prefix().rstrip("\n"), "", f"Context: {context}"]
+    if previous is not None:
+        lines.append(f"Previous question: {previous[0]}")
+        lines.append(f"Previous answer: {previous[1]}")
+    lines.append(f"Question: {question}")
+    lines.append("Answer:")
+    return "\n".join(lines)
+
+
+class Vocabulary:
+    """Token pieces as bytes, indexed for 'which tokens spell this prefix' lookups."""
+
+    def __init__(self, llm) -> None:
+        n = llm.n_vocab()
+        self.size = n
+        self.pieces: list[bytes] = []
+        self.by_piece: dict[bytes, list[int]] = {}
+        for i in range(n):
+            piece = _piece(llm, i)
+            self.pieces.append(piece)
+            if piece and len(piece) <= MAX_PIECE_BYTES:
+                self.by_piece.setdefault(piece, []).append(i)
+        self.stop_ids = sorted(
+            {llm.token_eos(), *self.by_piece.get(b"\n", []), *self.by_piece.get(b"\n\n", [])}
+        )
+
+
+def _piece(llm, token: int) -> bytes:
+    try:
+        return llm.detokenize([token], special=False)
+    except Exception:  # special or unused ids
+        return b""
+
+
+_vocab_lock = threading.Lock()
+_vocab: Vocabulary | None = None
+
+
+def vocabulary() -> Vocabulary:
+    global _vocab
+    with _vocab_lock:
+        if _vocab is None:
+            _vocab = Vocabulary(get_llm())
+        return _vocab
+
+
+@dataclass
+class Generation:
+    text: str
+    byte_start: int  # where the answer starts in the evidence bytes (-1: no answer)
+    first_step_mass: float = 0.0  # unconstrained probability of starting inside the evidence
+    logprobs: list[float] = field(default_factory=list)  # unconstrained, per chosen token
+    prompt_tokens: int = 0
+
+    @property
+    def mean_logprob(self) -> float:
+        return sum(self.logprobs) / len(self.logprobs) if self.logprobs else -math.inf
+
+
+class _SpanConstraint:
+    """The logits processor: allow only tokens that extend a span of the evidence."""
+
+    def __init__(
+        self,
+        evidence: bytes,
+        vocab: Vocabulary,
+        prompt_len: int,
+        avoid_words: frozenset[str] = frozenset(),
+    ) -> None:
+        self.evidence = evidence
+        self.vocab = vocab
+        self.prompt_len = prompt_len
+        # An answer begins at a word, never inside one, and not at a word the
+        # question already contains: that would only echo the question back.
+        self.word_starts = [
+            m.start()
+            for m in _WORD_START.finditer(evidence)
+            if not (_fold(m.group(0)) & avoid_words)
+        ]
+        self.first_step_mass = 0.0
+        self._p_space = 0.0
+        self._mass_without_space = 0.0
+        self.logprobs: list[float] = []
+        self._prev_logp: np.ndarray | None = None
+        self.starts: list[int] = []
+
+    def matches(self, generated: bytes) -> list[int]:
+        text = generated.lstrip(b" ")
+        if not text:
+            return list(self.word_starts)
+        return [p for p in self.word_starts if self.evidence.startswith(text, p)]
+
+    def at_boundary(self, end: int) -> bool:
+        """May an answer stop here? Not inside a word, number or compound ("45|.1")."""
+        e = self.evidence
+        if end >= len(e):
+            return True
+        c = e[end : end + 1]
+        if _is_word_byte(c):
+            return False
+        return not (c in b"-./,:" and _is_word_byte(e[end + 1 : end + 2]))
+
+    def _track_opening_mass(self, generated: bytes, ids: np.ndarray, logp: np.ndarray) -> None:
+        """P(the answer opens inside the evidence), through a lone opening space if any."""
+        space_ids = self.vocab.by_piece.get(b" ", [])
+        probs = np.exp(logp[ids])
+        if not generated:
+            p_space = float(np.exp(logp[space_ids]).sum()) if space_ids else 0.0
+            self._p_space = p_space
+            # Until we know what follows a space, count it fully (an upper bound).
+            self.first_step_mass = float(probs.sum())
+            self._mass_without_space = self.first_step_mass - p_space
+        else:
+            self.first_step_mass = self._mass_without_space + self._p_space * float(probs.sum())
+
+    def __call__(self, input_ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        generated_ids = [int(t) for t in input_ids[self.prompt_len :]]
+        logp = scores - _logsumexp(scores)
+        if self._prev_logp is not None and generated_ids:
+            self.logprobs.append(float(self._prev_logp[generated_ids[-1]]))
+        generated = b"".join(self.vocab.pieces[t] for t in generated_ids)
+        starts = self.matches(generated)
+        stripped = len(generated.lstrip(b" "))
+        allowed: set[int] = set()
+        for p in starts:
+            q = p + stripped
+            tail = self.evidence[q : q + MAX_PIECE_BYTES]
+            cut = tail.find(b"\n")
+            if cut >= 0:
+                tail = tail[:cut]  # a span never crosses into another passage
+            for n in range(1, len(tail) + 1):
+                allowed.update(self.vocab.by_piece.get(tail[:n], ()))
+                if not generated:
+                    allowed.update(self.vocab.by_piece.get(b" " + tail[:n], ()))
+        if not generated:
+            # Gemma spells " 33" as " ", "3", "3": a lone space may open the answer.
+            allowed.update(self.vocab.by_piece.get(b" ", ()))
+        elif generated.strip() and any(self.at_boundary(p + stripped) for p in starts):
+            allowed.update(self.vocab.stop_ids)
+        self.starts = starts
+        mask = np.full(scores.shape, -np.inf, dtype=scores.dtype)
+        if allowed:
+            ids = np.fromiter(allowed, dtype=np.int64)
+            mask[ids] = 0.0
+            if not generated.strip():
+                self._track_opening_mass(generated, ids, logp)
+        else:
+            mask[self.vocab.stop_ids] = 0.0
+        self._prev_logp = logp
+        return scores + mask
+
+
+_WORD_START = re.compile(rb"(?:(?<=[\s(\[\"'])|^)([^\s(\[\"'][^\s]*)", re.MULTILINE)
+
+
+def _fold(word: bytes) -> set[str]:
+    """A word folded the way the question's words are (see ``grounding.content_words``)."""
+    return content_words(word.decode("utf-8", errors="ignore"))
+
+
+def _is_word_byte(b: bytes) -> bool:
+    return bool(b) and (b.isalnum() or b[0] >= 0x80)
+
+
+def _logsumexp(x: np.ndarray) -> float:
+    m = float(np.max(x))
+    return m + math.log(float(np.exp(x - m).sum()))
+
+
+def generate_span(
+    prompt: str,
+    evidence: str,
+    *,
+    max_tokens: int = 32,
+    on_text: Callable[[str], None] | None = None,
+    avoid_words: frozenset[str] = frozenset(),
+) -> Generation:
+    """Decode greedily under the span constraint; ``on_text`` receives pieces as they come."""
+    llm = get_llm()
+    vocab = vocabulary()
+    evidence_bytes = evidence.encode("utf-8")
+    with LLM_LOCK:
+        prompt_ids = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=False)
+        if len(prompt_ids) + max_tokens >= CONTEXT_TOKENS:
+            raise ValueError("prompt too long for the model's context")
+        constraint = _SpanConstraint(evidence_bytes, vocab, len(prompt_ids), avoid_words)
+        out: list[bytes] = []
+        for token in _tokens(llm, prompt_ids, constraint, max_tokens):
+            if token in vocab.stop_ids:
+                break
+            out.append(vocab.pieces[token])
+            if on_text is not None:
+                on_text(vocab.pieces[token].decode("utf-8", errors="ignore"))
+    raw = b"".join(out)
+    starts = [p for p in constraint.matches(raw) if constraint.at_boundary(p + len(raw.strip()))]
+    text = raw.decode("utf-8", errors="ignore").strip()
+    return Generation(
+        text=text,
+        byte_start=starts[0] if (starts and text) else -1,
+        first_step_mass=constraint.first_step_mass,
+        logprobs=constraint.logprobs,
+        prompt_tokens=len(prompt_ids),
+    )
+
+
+def _tokens(
+    llm, prompt_ids: list[int], constraint: _SpanConstraint, max_tokens: int
+) -> Iterator[int]:
+    from llama_cpp import LogitsProcessorList
+
+    tokens = llm.generate(
+        prompt_ids,
+        temp=0.0,
+        top_k=1,
+        reset=True,
+        logits_processor=LogitsProcessorList([constraint]),
+    )
+    for count, token in enumerate(tokens, 1):
+        yield int(token)
+        if count >= max_tokens:
+            return

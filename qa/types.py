@@ -1,0 +1,42 @@
+"""What crosses the boundary of ``qa``: answers and their citations."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+ABSTENTION = "I couldn't find that in the documents."
+
+
+@dataclass(frozen=True)
+class Citation:
+    """An exact span of a document: ``quote == document_text[start:end]``."""
+
+    source: str
+    start: int
+    end: int
+    quote: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    text: str
+    abstained: bool
+    citations: tuple[Citation, ...] = ()
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    # Why the system answered or abstained, for evaluation and debugging.
+    reason: str = ""
+    # The scores behind the decision (retrieval similarity, the model's opening
+    # probability mass and mean log-likelihood), for evaluation and tuning.
+    signals: dict[str, float] = field(default_factory=dict)
+    standalone_question: str = ""
+
+    def to_json(self) -> dict:
+        """The ``seedqa ask --json`` object of DESIGN.md."""
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "abstained": self.abstained,
+            "citations": [asdict(c) for c in self.citations],
+            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
+        }

@@ -1,0 +1,55 @@
+"""Shared fixtures: the real models, loaded once, and a seed index built once.
+
+Integration tests use the real embedder, FAISS, BM25 and Gemma: they are
+small and offline. Fakes appear only in unit tests of pure logic.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT / "seeds"
+SEED_FILE = "seeds/000_e0d75e9825ac5acc.txt"
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+
+@pytest.fixture(scope="session")
+def seed_index(tmp_path_factory) -> Path:
+    """An index of a copy of seeds/, built once for the session (read-only use)."""
+    from index import update_index
+
+    work = tmp_path_factory.mktemp("seedcorpus")
+    shutil.copytree(SEEDS, work / "seeds")
+    index_dir = work / "index"
+    update_index([work / "seeds"], index_dir, progress=False)
+    return index_dir
+
+
+@pytest.fixture(scope="session")
+def assistant(seed_index):
+    from qa import Assistant
+
+    return Assistant(seed_index)
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 300):
+    """Run the real `seedqa` command in a subprocess."""
+    exe = Path(sys.executable).with_name("seedqa")
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [str(exe), *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

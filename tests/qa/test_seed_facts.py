@@ -1,0 +1,72 @@
+"""The seed article's facts, asked in other words, against the real models."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from eval.metrics import judge
+from eval.suites import load_suite
+from qa import Chat
+from tests.conftest import SEED_FILE, SEEDS, run_cli
+
+CASES = load_suite()
+
+
+def test_suite_has_the_promised_coverage():
+    kinds = [c.kind for c in CASES]
+    answerable = [c for c in CASES if c.expect.any or c.expect.all]
+    assert len([c for c in answerable if not c.history]) >= 13
+    assert kinds.count("unanswerable") >= 6
+    assert {"follow-up", "false-premise", "injection", "list"} <= set(kinds)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_seed_case(assistant, case):
+    chat = Chat(assistant=assistant)
+    for earlier in case.history:
+        chat.ask(earlier)
+    answer = chat.ask(case.question)
+    verdict = judge(answer.text, answer.abstained, case.expect)
+    assert verdict.passed, f"{verdict.reason} ({answer.reason})"
+    if not answer.abstained:
+        assert answer.citations, "an answer without a citation"
+        text = (SEEDS.parent / SEED_FILE).read_text(encoding="utf-8")
+        for c in answer.citations:
+            assert c.source.endswith(SEED_FILE.split("/")[-1])
+            assert text[c.start : c.end] == c.quote
+        joined = " ".join(" ".join(c.quote.split()) for c in answer.citations)
+        assert answer.text in joined, "the answer is not an exact span of its citations"
+
+
+def test_acceptance_question_from_the_cli(tmp_path):
+    """`seedqa index seeds` then `seedqa ask ... --json`, in a clean working folder."""
+    import shutil
+
+    shutil.copytree(SEEDS, tmp_path / "seeds")
+    built = run_cli("index", "seeds", cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    assert "1 added" in built.stdout
+    asked = run_cli("ask", "How much did Azercosmos export in 2020?", "--json", cwd=tmp_path)
+    assert asked.returncode == 0, asked.stderr
+    out = json.loads(asked.stdout)
+    assert set(out) == {"question", "answer", "abstained", "citations", "timings_ms"}
+    assert "45.1 million" in out["answer"] and out["abstained"] is False
+    cite = out["citations"][0]
+    assert cite["source"] == SEED_FILE and "$45.1 million" in cite["quote"]
+    text = (tmp_path / SEED_FILE).read_text(encoding="utf-8")
+    assert text[cite["start"] : cite["end"]] == cite["quote"]
+    assert set(out["timings_ms"]) == {"retrieve", "generate", "total"}
+
+    # More facts, and an abstention, through the command line too.
+    for question, expected in [
+        ("Who is the president of the Turkish Space Agency?", "Serdar Huseyin Yildirim"),
+        ("In which region is Azercosmos the only satellite operator?", "South Caucasus"),
+    ]:
+        res = run_cli("ask", question, "--json", cwd=tmp_path)
+        assert expected in json.loads(res.stdout)["answer"]
+    res = json.loads(
+        run_cli("ask", "What is the capital of France?", "--json", cwd=tmp_path).stdout
+    )
+    assert res["abstained"] is True and res["citations"] == []
