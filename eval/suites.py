@@ -21,6 +21,9 @@ class Case:
     expect: Expectation
     kind: str = "fact"
     history: tuple[str, ...] = ()
+    # Why the current system gets this case wrong; such cases are reported as
+    # expected failures until the system improves (then the field is removed).
+    known_failure: str = ""
 
 
 def load_suite(path: str | Path = DEFAULT_SUITE) -> list[Case]:
@@ -41,6 +44,7 @@ def load_suite(path: str | Path = DEFAULT_SUITE) -> list[Case]:
                 question=str(raw["question"]),
                 kind=str(raw.get("kind", "fact")),
                 history=tuple(raw.get("history", ())),
+                known_failure=str(raw.get("known_failure", "")),
                 expect=Expectation(
                     any=tuple(raw.get("any", ())),
                     all=tuple(raw.get("all", ())),

@@ -199,6 +199,38 @@ def chat_cmd(index_dir: str | None) -> None:
             click.secho(f"Error: {exc}", fg="red", err=True)
 
 
+@cli.command("serve")
+@_index_dir_option
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; use 0.0.0.0 only with --auth.",
+)
+@click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--auth",
+    envvar="SEEDQA_AUTH",
+    default=None,
+    metavar="USER:PASSWORD",
+    help="Require a login (or set SEEDQA_AUTH).",
+)
+def serve_cmd(index_dir: str | None, host: str, port: int, auth: str | None) -> None:
+    """Open the web chat (indexes seeds/ first if there is no index yet)."""
+    from index.errors import InputError
+
+    from .ui import serve
+
+    credentials = None
+    if auth:
+        user, sep, password = auth.partition(":")
+        if not (sep and user and password):
+            raise InputError("--auth takes USER:PASSWORD, both non-empty.")
+        credentials = (user, password)
+    click.echo(f"seedqa web chat on http://{host}:{port}  (Ctrl-C stops it)", err=True)
+    serve(index_dir, host=host, port=port, auth=credentials)
+
+
 def main() -> None:
     cli(prog_name="seedqa")
 

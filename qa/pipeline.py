@@ -20,7 +20,7 @@ from index.errors import InputError
 
 from .chat import Resolved, Turn, resolve
 from .evidence import Evidence, select_evidence
-from .grounding import content_words, echoes_question, missing_terms, supported
+from .grounding import echoes_question, missing_terms, supported
 from .retrieval import HybridRetriever
 from .synthesis import Generation, build_prompt, generate_span
 from .types import ABSTENTION, Answer, Citation
@@ -39,8 +39,8 @@ class AnswerSettings(BaseModel, frozen=True):
     max_answer_tokens: int = Field(default=32, ge=1, le=128)
     # Abstain below these (see README, "How abstention is decided").
     min_similarity: float = 0.20
-    min_first_step_mass: float = 0.02
-    min_mean_logprob: float = -4.0
+    min_first_step_mass: float = 0.20
+    min_mean_logprob: float = -3.0
 
 
 def validate_question(question: str) -> str:
@@ -157,7 +157,6 @@ class Assistant:
                 evidence.text,
                 max_tokens=s.max_answer_tokens,
                 on_text=on_text,
-                avoid_words=frozenset(content_words(resolved.prompt_question)),
             )
         except ValueError as exc:
             raise InputError(

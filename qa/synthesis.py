@@ -26,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .grounding import content_words
 from .llm import CONTEXT_TOKENS, LLM_LOCK, get_llm
 
 MAX_PIECE_BYTES = 48
@@ -107,18 +106,12 @@ class _SpanConstraint:
         evidence: bytes,
         vocab: Vocabulary,
         prompt_len: int,
-        avoid_words: frozenset[str] = frozenset(),
     ) -> None:
         self.evidence = evidence
         self.vocab = vocab
         self.prompt_len = prompt_len
-        # An answer begins at a word, never inside one, and not at a word the
-        # question already contains: that would only echo the question back.
-        self.word_starts = [
-            m.start()
-            for m in _WORD_START.finditer(evidence)
-            if not (_fold(m.group(0)) & avoid_words)
-        ]
+        # An answer begins at a word, never inside one.
+        self.word_starts = [m.start() for m in _WORD_START.finditer(evidence)]
         self.first_step_mass = 0.0
         self._p_space = 0.0
         self._mass_without_space = 0.0
@@ -195,11 +188,6 @@ class _SpanConstraint:
 _WORD_START = re.compile(rb"(?:(?<=[\s(\[\"'])|^)([^\s(\[\"'][^\s]*)", re.MULTILINE)
 
 
-def _fold(word: bytes) -> set[str]:
-    """A word folded the way the question's words are (see ``grounding.content_words``)."""
-    return content_words(word.decode("utf-8", errors="ignore"))
-
-
 def _is_word_byte(b: bytes) -> bool:
     return bool(b) and (b.isalnum() or b[0] >= 0x80)
 
@@ -215,7 +203,6 @@ def generate_span(
     *,
     max_tokens: int = 32,
     on_text: Callable[[str], None] | None = None,
-    avoid_words: frozenset[str] = frozenset(),
 ) -> Generation:
     """Decode greedily under the span constraint; ``on_text`` receives pieces as they come."""
     llm = get_llm()
@@ -225,7 +212,7 @@ def generate_span(
         prompt_ids = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=False)
         if len(prompt_ids) + max_tokens >= CONTEXT_TOKENS:
             raise ValueError("prompt too long for the model's context")
-        constraint = _SpanConstraint(evidence_bytes, vocab, len(prompt_ids), avoid_words)
+        constraint = _SpanConstraint(evidence_bytes, vocab, len(prompt_ids))
         out: list[bytes] = []
         for token in _tokens(llm, prompt_ids, constraint, max_tokens):
             if token in vocab.stop_ids:

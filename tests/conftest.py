@@ -41,7 +41,13 @@ def assistant(seed_index):
     return Assistant(seed_index)
 
 
-def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 300):
+def run_cli(
+    *args: str,
+    cwd: Path | None = None,
+    env: dict | None = None,
+    timeout: float = 300,
+    input_text: str | None = None,
+):
     """Run the real `seedqa` command in a subprocess."""
     exe = Path(sys.executable).with_name("seedqa")
     full_env = {**os.environ, **(env or {})}
@@ -52,4 +58,5 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeou
         capture_output=True,
         text=True,
         timeout=timeout,
+        input=input_text if input_text is not None else "",
     )

@@ -16,13 +16,23 @@ CASES = load_suite()
 
 def test_suite_has_the_promised_coverage():
     kinds = [c.kind for c in CASES]
-    answerable = [c for c in CASES if c.expect.any or c.expect.all]
+    answerable = [c for c in CASES if (c.expect.any or c.expect.all) and not c.known_failure]
     assert len([c for c in answerable if not c.history]) >= 13
     assert kinds.count("unanswerable") >= 6
     assert {"follow-up", "false-premise", "injection", "list"} <= set(kinds)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+PARAMS = [
+    pytest.param(
+        c,
+        id=c.id,
+        marks=[pytest.mark.xfail(strict=True, reason=c.known_failure)] if c.known_failure else [],
+    )
+    for c in CASES
+]
+
+
+@pytest.mark.parametrize("case", PARAMS)
 def test_seed_case(assistant, case):
     chat = Chat(assistant=assistant)
     for earlier in case.history:

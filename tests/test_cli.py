@@ -1,0 +1,55 @@
+"""The `seedqa` command as a user runs it: real subprocesses, clear errors."""
+
+from __future__ import annotations
+
+import shutil
+
+from tests.conftest import SEEDS, run_cli
+
+
+def test_help_for_every_command():
+    for args in [(), ("index",), ("ask",), ("chat",), ("status",), ("remove",)]:
+        res = run_cli(*args, "--help")
+        assert res.returncode == 0 and "Usage:" in res.stdout
+
+
+def test_user_mistakes_get_one_line_errors(tmp_path):
+    idx = str(tmp_path / "idx")
+    cases = [
+        (("index", str(tmp_path / "missing"), "--index-dir", idx), "No such file or folder"),
+        (("ask", "   ", "--index-dir", idx), "empty"),
+        (("ask", "q" * 4001, "--index-dir", idx), "limit is 4,000"),
+        (("ask", "Anything?", "--index-dir", idx), "No index in"),
+        (("status", "--index-dir", idx), "No index in"),
+    ]
+    (tmp_path / "empty").mkdir()
+    cases.append((("index", str(tmp_path / "empty"), "--index-dir", idx), "No supported documents"))
+    for args, message in cases:
+        res = run_cli(*args, cwd=tmp_path)
+        assert res.returncode == 1, (args, res.stdout, res.stderr)
+        assert message in res.stderr
+        assert "Traceback" not in res.stderr
+        assert len(res.stderr.strip().splitlines()) == 1, res.stderr
+
+
+def test_index_reports_changes_and_chat_reads_stdin(tmp_path):
+    shutil.copytree(SEEDS, tmp_path / "seeds")
+    (tmp_path / "seeds" / "notes.bin.txt").write_bytes(b"\x00\x01binary")
+    first = run_cli("index", "seeds", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "1 added" in first.stdout and "skipped" in first.stdout and "binary" in first.stdout
+    again = run_cli("index", "seeds", "-q", cwd=tmp_path)
+    assert "0 added, 0 updated, 0 removed, 1 unchanged" in again.stdout
+    assert "0 chunks embedded" in again.stdout
+
+    status = run_cli("status", cwd=tmp_path)
+    assert "seeds/000_e0d75e9825ac5acc.txt" in status.stdout
+
+    chat = run_cli(
+        "chat",
+        cwd=tmp_path,
+        input_text="How much did Azercosmos export in 2020?\nTo how many countries?\n/quit\n",
+    )
+    assert chat.returncode == 0, chat.stderr
+    lines = [x for x in chat.stdout.splitlines() if x.startswith("seedqa> ")]
+    assert "45.1 million" in lines[0] and "33" in lines[1]
