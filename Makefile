@@ -1,11 +1,13 @@
 # `make serve` and `make test` set up .venv on first use: CPU torch first (pinned,
 # so pip never pulls a CUDA build), then the project with its test tools.
+# `make test` also installs Debian's Chromium for the browser tests.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: serve test lint format index clean
+.PHONY: serve test lint format index browser clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,13 +16,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -e '.[dev]'
 	touch $(STAMP)
 
-serve: $(STAMP)
-	$(BIN)/seedqa serve
+browser:
+	@[ -x /usr/bin/chromium ] || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
 
-test: $(STAMP)
+serve: $(STAMP)
+	GRADIO_ANALYTICS_ENABLED=False $(BIN)/seedqa serve
+
+test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest
+	GRADIO_ANALYTICS_ENABLED=False $(BIN)/pytest
 
 index: $(STAMP)
 	$(BIN)/seedqa index seeds

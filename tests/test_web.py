@@ -1,0 +1,266 @@
+"""The web chat in a real browser: Debian's Chromium driven by Playwright.
+
+The server is the real `seedqa serve` on a free loopback port, with the real
+models; each test module starts one and stops it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, SEEDS
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-sync",
+]
+SEED_NAME = "000_e0d75e9825ac5acc.txt"
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="needs Debian's chromium (make test installs it)"
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {proc.stdout.read() if proc.stdout else ''}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.5)
+    raise TimeoutError(url)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    work = tmp_path_factory.mktemp("web")
+    shutil.copytree(SEEDS, work / "seeds")
+    port = _free_port()
+    exe = Path(sys.executable).with_name("seedqa")
+    proc = subprocess.Popen(
+        [str(exe), "serve", "--port", str(port), "--index-dir", str(work / "index")],
+        cwd=work,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"},
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        _wait_http(url, proc)
+        yield {"url": url, "work": work, "index": work / "index"}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def _ask(page, question: str, expect: str, timeout: float = 90_000) -> str:
+    """Type a question, send it, wait until the newest bot message shows ``expect``."""
+    before = page.locator("#chat .bot").count()
+    page.fill("#question textarea", question)
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        """([n, expect]) => {
+            const bots = document.querySelectorAll('#chat .bot');
+            if (bots.length <= n) return false;
+            const last = bots[bots.length - 1].innerText;
+            return last.includes(expect) && !last.includes('▌');  // streaming finished
+        }""",
+        arg=[before, expect],
+        timeout=timeout,
+    )
+    return page.locator("#chat .bot").last.inner_text()
+
+
+def test_chat_follow_up_upload_and_screenshot(server, browser, tmp_path):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(server["url"])
+    page.wait_for_selector("#question textarea", timeout=60_000)
+
+    first = _ask(page, "How much did Azercosmos export in 2020?", "45.1 million")
+    assert SEED_NAME in first
+    page.wait_for_timeout(300)
+    shot = ROOT / "docs" / "screenshot.png"
+    shot.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(shot))
+
+    follow = _ask(page, "To how many countries?", "33")
+    assert SEED_NAME in follow
+
+    # A new document with a fact nobody else has, uploaded through the page.
+    doc = tmp_path / "harbour_notes.txt"
+    doc.write_text(
+        "The Velmora harbour crane was installed in 1987 by the firm Ostrander Lift. "
+        "It can raise 140 tonnes."
+    )
+    page.set_input_files("#upload input[type=file]", str(doc))
+    page.wait_for_function(
+        "document.querySelector('#upload-log').innerText.includes('harbour_notes.txt: indexed')",
+        timeout=120_000,
+    )
+    answer = _ask(page, "Which firm installed the Velmora harbour crane?", "Ostrander Lift")
+    assert "harbour_notes.txt" in answer
+    assert (server["index"] / "uploads" / "harbour_notes.txt").exists()
+
+    # A type that is not allowed is refused with a visible message.
+    bad = tmp_path / "tool.exe"
+    bad.write_bytes(b"MZ\x90\x00")
+    page.set_input_files("#upload input[type=file]", str(bad))
+    page.wait_for_function(
+        "document.body.innerText.toLowerCase().includes('not allowed')"
+        " || document.body.innerText.toLowerCase().includes('invalid file type')",
+        timeout=30_000,
+    )
+    assert not (server["index"] / "uploads" / "tool.exe").exists()
+
+    # An abstention looks different from an answer.
+    _ask(page, "What is the capital of France?", "couldn't find")
+    assert page.locator("#chat .bot .seedqa-abstain").count() >= 1
+    page.close()
+
+
+def test_two_sessions_at_once_get_their_own_answers(server, browser):
+    questions = [
+        ("How much did Azercosmos export in 2020?", "45.1 million"),
+        ("Who is the president of the Turkish Space Agency?", "Serdar Huseyin Yildirim"),
+    ]
+    contexts = [browser.new_context() for _ in questions]
+    pages = [c.new_page() for c in contexts]
+    for page in pages:
+        page.goto(server["url"])
+        page.wait_for_selector("#question textarea", timeout=60_000)
+    for page, (q, _) in zip(pages, questions, strict=True):
+        page.fill("#question textarea", q)
+    for page in pages:  # both sent before either is answered
+        page.keyboard.press("Enter")
+    for page, (q, expect) in zip(pages, questions, strict=True):
+        page.wait_for_function(
+            "([e]) => { const t = document.querySelector('#chat').innerText;"
+            " return t.includes(e) && !t.includes('▌'); }",
+            arg=[expect],
+            timeout=120_000,
+        )
+        text = page.inner_text("#chat")
+        assert q in text
+        other = next(e for _, e in questions if e != expect)
+        assert other not in text, "an answer leaked into another session"
+    for c in contexts:
+        c.close()
+
+
+def test_file_route_refuses_paths_outside_its_folders(server):
+    secret = server["work"] / "seeds" / SEED_NAME
+    for path in ["/etc/passwd", str(secret), "../../../../etc/passwd", str(server["index"])]:
+        url = f"{server['url']}gradio_api/file={path}"
+        try:
+            with urllib.request.urlopen(url, timeout=10) as resp:
+                status = resp.status
+        except urllib.error.HTTPError as err:
+            status = err.code
+        assert status in (403, 404), (path, status)
+
+
+def test_server_binds_to_loopback_only(server):
+    """Read the kernel's table of listening sockets: only 127.0.0.1 has our port."""
+    port = int(server["url"].rsplit(":", 1)[1].strip("/"))
+    listeners = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.rsplit(":", 1)
+            if state == "0A" and int(hex_port, 16) == port:
+                listeners.append(address)
+    assert listeners == ["0100007F"], listeners
+
+
+def test_auth_required_for_the_api_when_configured(tmp_path):
+    shutil.copytree(SEEDS, tmp_path / "seeds")
+    port = _free_port()
+    exe = Path(sys.executable).with_name("seedqa")
+    proc = subprocess.Popen(
+        [str(exe), "serve", "--port", str(port), "--index-dir", str(tmp_path / "index")],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "SEEDQA_AUTH": "ann:s3cret"},
+    )
+    base = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 180
+        status = None
+        while time.monotonic() < deadline and status is None:
+            try:
+                urllib.request.urlopen(base + "config", timeout=2)
+                status = 200
+            except urllib.error.HTTPError as err:
+                status = err.code
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.5)
+        assert status == 401
+        for route in ["gradio_api/info", "gradio_api/file=/etc/passwd"]:
+            with pytest.raises(urllib.error.HTTPError) as err:
+                urllib.request.urlopen(base + route, timeout=5)
+            assert err.value.code == 401
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def test_uploads_are_checked_on_the_server(tmp_path):
+    """The upload handler itself refuses types and sanitises names, whatever the browser did."""
+    from qa.ui import WebApp, sanitize_filename
+
+    assert sanitize_filename("../../etc/passwd") == "passwd"
+    assert sanitize_filename("a;rm -rf $(x).txt") == "a_rm -rf _x_.txt"
+    assert sanitize_filename("..") == "upload"
+    app = WebApp(tmp_path / "index")
+    bad = tmp_path / "evil.html.exe"
+    bad.write_bytes(b"MZ")
+    svg = tmp_path / "img.svg"
+    svg.write_text("<svg onload=alert(1)>")
+    message = app.upload([str(bad), str(svg)])
+    assert message.count("not allowed") == 2
+    assert not (app.uploads / "evil.html.exe").exists()
+    ok = tmp_path / "..%2Fnotes.md"
+    ok.write_text("# Notes\n\nThe Corvid bridge is 212 metres long.")
+    assert "indexed" in app.upload([str(ok)])
+    assert [p.name for p in app.uploads.iterdir()] == ["_2Fnotes.md"]  # no leading dots
