@@ -264,3 +264,8 @@ def test_uploads_are_checked_on_the_server(tmp_path):
     ok.write_text("# Notes\n\nThe Corvid bridge is 212 metres long.")
     assert "indexed" in app.upload([str(ok)])
     assert [p.name for p in app.uploads.iterdir()] == ["_2Fnotes.md"]  # no leading dots
+    assert "uploads/_2Fnotes.md" in app.documents()
+    assert app.remove("uploads/_2Fnotes.md").startswith("✅")
+    assert "uploads/_2Fnotes.md" not in app.documents()
+    assert not (app.uploads / "_2Fnotes.md").exists()
+    assert app.remove("uploads/none.md").startswith("❌")
