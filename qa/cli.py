@@ -231,6 +231,67 @@ def serve_cmd(index_dir: str | None, host: str, port: int, auth: str | None) -> 
     serve(index_dir, host=host, port=port, auth=credentials)
 
 
+@cli.command("eval")
+@click.argument("suites", nargs=-1, type=click.Path())
+@_index_dir_option
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Write report.json, report.md and plots to this folder.",
+)
+@click.option(
+    "--predictions",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write SQuAD-format predictions {id: answer} ('' = abstained).",
+)
+@click.option(
+    "--baseline", is_flag=True, help="Also run the stock llama-index pipeline on the same cases."
+)
+@click.option(
+    "--min-accuracy",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Exit non-zero when our pass rate is below this.",
+)
+@click.option(
+    "--min-f1",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Exit non-zero when our SQuAD v2 overall F1 is below this.",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(1),
+    default=None,
+    help="Only the first N cases of each dataset (quick checks).",
+)
+def eval_cmd(suites, index_dir, report_dir, predictions, baseline, min_accuracy, min_f1, limit):
+    """Evaluate answers on SUITES (default: the seed-article suite).
+
+    A suite (.jsonl) runs against the index (seeds/ is indexed first if there is
+    none); a SQuAD v2 .json or a llama-index rag_dataset.json brings its own
+    documents, indexed in a temporary folder.
+    """
+    from eval.cli import run_eval
+
+    ok = run_eval(
+        list(suites),
+        index_dir=index_dir,
+        report_dir=report_dir,
+        predictions=predictions,
+        baseline=baseline,
+        min_accuracy=min_accuracy,
+        min_f1=min_f1,
+        limit=limit,
+        ensure_index=lambda: _ensure_index(index_dir),
+    )
+    if not ok:
+        raise SystemExit(2)
+
+
 def main() -> None:
     cli(prog_name="seedqa")
 

