@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -33,6 +32,7 @@ import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from .config import FORMAT_VERSION, ChunkingConfig, EmbedderInfo
+from .documents import sha256_file
 from .errors import (
     IndexBusyError,
     IndexCorruptError,
@@ -116,14 +116,6 @@ def check_compatible(manifest: Manifest, embedder: EmbedderInfo, index_dir: Path
             f"({manifest.embedder.dim} dimensions); this seedqa uses {embedder.name} "
             f"({embedder.dim}). {rebuild_hint(index_dir)}"
         )
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _fsync_dir(path: Path) -> None:
@@ -210,7 +202,7 @@ def commit_generation(
     KeywordIndex.build([c.text for c in chunks]).save(staging / BM25)
     _fsync_tree(staging)
     files = {
-        p.relative_to(staging).as_posix(): _sha256(p)
+        p.relative_to(staging).as_posix(): sha256_file(p)
         for p in sorted(staging.rglob("*"))
         if p.is_file()
     }
@@ -253,7 +245,7 @@ class StoredIndex:
                 path = folder / rel
                 if not path.is_file():
                     raise IndexCorruptError(f"The index file {path} is missing. {hint}")
-                if _sha256(path) != expected:
+                if sha256_file(path) != expected:
                     raise IndexCorruptError(
                         f"The index file {path} is damaged (checksum mismatch). {hint}"
                     )

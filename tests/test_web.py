@@ -56,9 +56,8 @@ def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 180) -> None:
     raise TimeoutError(url)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    work = tmp_path_factory.mktemp("web")
+def _start_server(work: Path, **env: str) -> tuple[subprocess.Popen, str]:
+    """`seedqa serve` on a free loopback port, with a copy of seeds/ in ``work``."""
     shutil.copytree(SEEDS, work / "seeds")
     port = _free_port()
     exe = Path(sys.executable).with_name("seedqa")
@@ -68,9 +67,15 @@ def server(tmp_path_factory):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"},
+        env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", **env},
     )
-    url = f"http://127.0.0.1:{port}/"
+    return proc, f"http://127.0.0.1:{port}/"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    work = tmp_path_factory.mktemp("web")
+    proc, url = _start_server(work)
     try:
         _wait_http(url, proc)
         yield {"url": url, "work": work, "index": work / "index"}
@@ -212,18 +217,7 @@ def test_server_binds_to_loopback_only(server):
 
 
 def test_auth_required_for_the_api_when_configured(tmp_path):
-    shutil.copytree(SEEDS, tmp_path / "seeds")
-    port = _free_port()
-    exe = Path(sys.executable).with_name("seedqa")
-    proc = subprocess.Popen(
-        [str(exe), "serve", "--port", str(port), "--index-dir", str(tmp_path / "index")],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "SEEDQA_AUTH": "ann:s3cret"},
-    )
-    base = f"http://127.0.0.1:{port}/"
+    proc, base = _start_server(tmp_path, SEEDQA_AUTH="ann:s3cret")
     try:
         deadline = time.monotonic() + 180
         status = None

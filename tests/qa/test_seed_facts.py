@@ -9,6 +9,7 @@ import pytest
 from eval.metrics import judge
 from eval.suites import load_suite
 from qa import Chat
+from qa import answer as qa_answer
 from tests.conftest import SEED_FILE, SEEDS, run_cli
 
 CASES = load_suite()
@@ -33,11 +34,14 @@ PARAMS = [
 
 
 @pytest.mark.parametrize("case", PARAMS)
-def test_seed_case(assistant, case):
-    chat = Chat(assistant=assistant)
-    for earlier in case.history:
-        chat.ask(earlier)
-    answer = chat.ask(case.question)
+def test_seed_case(assistant, seed_index, case):
+    if case.history:
+        chat = Chat(assistant=assistant)
+        for earlier in case.history:
+            chat.ask(earlier)
+        answer = chat.ask(case.question)
+    else:
+        answer = qa_answer(case.question, index_dir=seed_index)  # the public function
     verdict = judge(answer.text, answer.abstained, case.expect)
     assert verdict.passed, f"{verdict.reason} ({answer.reason})"
     if not answer.abstained:
@@ -80,3 +84,25 @@ def test_acceptance_question_from_the_cli(tmp_path):
         run_cli("ask", "What is the capital of France?", "--json", cwd=tmp_path).stdout
     )
     assert res["abstained"] is True and res["citations"] == []
+
+
+def test_every_suite_fact_through_the_command_line(tmp_path):
+    """The same standalone cases, asked through `seedqa chat` (one process, /new between)."""
+    import shutil
+
+    shutil.copytree(SEEDS, tmp_path / "seeds")
+    cases = [c for c in CASES if not c.history and not c.known_failure]
+    script = "".join(f"{c.question}\n/new\n" for c in cases)
+    res = run_cli("chat", cwd=tmp_path, input_text=script)
+    assert res.returncode == 0, res.stderr
+    replies = [
+        line[len("seedqa> ") :] for line in res.stdout.splitlines() if line.startswith("seedqa> ")
+    ]
+    assert len(replies) == len(cases)
+    answered = 0
+    for case, reply in zip(cases, replies, strict=True):
+        abstained = reply.startswith("I couldn't find")
+        verdict = judge(reply, abstained, case.expect)
+        assert verdict.passed, (case.id, verdict.reason)
+        answered += not abstained
+    assert answered >= 12
