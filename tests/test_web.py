@@ -47,7 +47,7 @@ def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stdout.read() if proc.stdout else ''}")
+            raise RuntimeError(f"server exited with {proc.returncode}; see its server.log")
         try:
             with urllib.request.urlopen(url, timeout=2):
                 return
@@ -61,10 +61,11 @@ def _start_server(work: Path, **env: str) -> tuple[subprocess.Popen, str]:
     shutil.copytree(SEEDS, work / "seeds")
     port = _free_port()
     exe = Path(sys.executable).with_name("seedqa")
+    log = (work / "server.log").open("w")  # a file, not a pipe nobody drains
     proc = subprocess.Popen(
         [str(exe), "serve", "--port", str(port), "--index-dir", str(work / "index")],
         cwd=work,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", **env},
