@@ -26,6 +26,7 @@ def run_eval(
     min_accuracy: float | None,
     min_f1: float | None,
     limit: int | None,
+    every: int = 1,
     ensure_index: Callable[[], None],
 ) -> bool:
     ok = True
@@ -33,6 +34,8 @@ def run_eval(
     paths = suites or [str(DEFAULT_SUITE)]
     for number, path in enumerate(paths):
         dataset = load_dataset(path)
+        if every > 1:
+            dataset.cases = dataset.cases[every - 1 :: every]
         if limit:
             dataset.cases = dataset.cases[:limit]
         runs = _run_one(dataset, index_dir, baseline, ensure_index)

@@ -268,7 +268,16 @@ def serve_cmd(index_dir: str | None, host: str, port: int, auth: str | None) -> 
     default=None,
     help="Only the first N cases of each dataset (quick checks).",
 )
-def eval_cmd(suites, index_dir, report_dir, predictions, baseline, min_accuracy, min_f1, limit):
+@click.option(
+    "--every",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Only every Nth case (a reproducible sample of a large dataset).",
+)
+def eval_cmd(
+    suites, index_dir, report_dir, predictions, baseline, min_accuracy, min_f1, limit, every
+):
     """Evaluate answers on SUITES (default: the seed-article suite).
 
     A suite (.jsonl) runs against the index (seeds/ is indexed first if there is
@@ -286,6 +295,7 @@ def eval_cmd(suites, index_dir, report_dir, predictions, baseline, min_accuracy,
         min_accuracy=min_accuracy,
         min_f1=min_f1,
         limit=limit,
+        every=every,
         ensure_index=lambda: _ensure_index(index_dir),
     )
     if not ok:
