@@ -33,7 +33,17 @@ def test_default_suite_report_and_threshold(tmp_path):
 
 def test_squad_file_brings_its_own_documents(tmp_path):
     preds = tmp_path / "preds.json"
-    res = run_cli("eval", str(SAMPLE), "--limit", "6", "--predictions", str(preds), cwd=tmp_path)
+    res = run_cli(
+        "eval",
+        str(SAMPLE),
+        "--every",
+        "2",
+        "--limit",
+        "6",
+        "--predictions",
+        str(preds),
+        cwd=tmp_path,
+    )
     assert res.returncode == 0, res.stderr
     assert "SQuAD v2 f1" in res.stdout and "retrieval hit@1" in res.stdout
     written = json.loads(preds.read_text())
