@@ -74,7 +74,7 @@ def _run_one(
     dataset: Dataset, index_dir: str | None, baseline: bool, ensure_index
 ) -> list[SystemRun]:
     if dataset.documents:
-        index_path, holder = prepare_index(dataset, None)
+        index_path, holder = prepare_index(dataset)
     else:
         ensure_index()
         index_path, holder = resolve_index_dir(index_dir), None

@@ -48,12 +48,8 @@ class SystemRun:
     results: list[CaseResult] = field(default_factory=list)
 
 
-def prepare_index(
-    dataset: Dataset, index_dir: Path | None
-) -> tuple[Path, tempfile.TemporaryDirectory | None]:
-    """Index a dataset's own documents in a temporary folder; suites use ``index_dir``."""
-    if not dataset.documents:
-        return index_dir, None  # type: ignore[return-value]
+def prepare_index(dataset: Dataset) -> tuple[Path, tempfile.TemporaryDirectory]:
+    """Index a dataset's own documents in a temporary folder (removed with ``holder``)."""
     holder = tempfile.TemporaryDirectory(prefix="seedqa-eval-")
     folder = Path(holder.name) / dataset.name
     folder.mkdir(parents=True)
@@ -147,11 +143,7 @@ def summarize(run: SystemRun) -> dict:
     cited = [r.citation_ok for r in rs if r.citation_ok is not None]
     if cited:
         out["citation_accuracy"] = _mean(cited)
-    should = [
-        not (r.item.golds or r.item.case.expect.any or r.item.case.expect.all)
-        and (r.item.case.expect.unanswerable)
-        for r in rs
-    ]
+    should = [r.item.case.expect.unanswerable for r in rs]
     did = [r.answer.abstained for r in rs]
     tp = sum(1 for s, d in zip(should, did, strict=True) if s and d)
     out["abstention"] = {
