@@ -64,11 +64,21 @@ def run_dataset(
     answerer: Callable[[EvalCase], Answer],
     system: str,
     *,
-    progress: bool | None = None,
+    progress: bool = True,
 ) -> SystemRun:
     run = SystemRun(system, dataset.name)
-    show = sys.stderr.isatty() if progress is None else progress
-    for item in tqdm(dataset.cases, desc=f"{system}: {dataset.name}", unit="q", disable=not show):
+    tty = sys.stderr.isatty()
+    # Off a terminal (CI logs, nohup) a bar redrawn every 0.1 s is noise, and no
+    # bar at all leaves an hour-long run silent: print a line every 30 s instead.
+    bar = tqdm(
+        dataset.cases,
+        desc=f"{system}: {dataset.name}",
+        unit="q",
+        disable=progress is False,
+        mininterval=0.1 if tty else 30.0,
+        ascii=not tty,
+    )
+    for item in bar:
         answer = answerer(item)
         run.results.append(score(item, answer))
     return run

@@ -9,6 +9,9 @@ offset, so a span the model picks maps back to an exact citation.
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +49,45 @@ class Evidence:
     best_chunk_similarity: float
 
 
+class SentenceVectors:
+    """A bounded LRU of sentence embeddings.
+
+    Retrieval returns the same few chunks again and again (follow-ups, related
+    questions, an eval over one article), and embedding their sentences was
+    most of the retrieval time; the index stores chunk vectors only, so the
+    sentences are embedded on first use and kept here (20,000 vectors, ~30 MB).
+    """
+
+    def __init__(self, capacity: int = 20_000) -> None:
+        self.capacity = capacity
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, texts: Sequence[str], embedder: Embedder) -> np.ndarray:
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if missing:
+            fresh = embedder.embed(missing)
+            with self._lock:
+                for text, vector in zip(missing, fresh, strict=True):
+                    self._vectors[text] = vector
+                while len(self._vectors) > self.capacity:
+                    self._vectors.popitem(last=False)
+        with self._lock:
+            out = []
+            for t in texts:
+                v = self._vectors.get(t)
+                if v is None:  # evicted between the two locks by a huge batch
+                    v = embedder.embed([t])[0]
+                else:
+                    self._vectors.move_to_end(t)
+                out.append(v)
+        return np.stack(out)
+
+
+_sentence_vectors = SentenceVectors()
+
+
 def candidate_sentences(hits: list[Hit]) -> list[Sentence]:
     seen: set[tuple[str, int]] = set()
     out: list[Sentence] = []
@@ -75,7 +117,7 @@ def select_evidence(
     candidates = candidate_sentences(hits)
     if not candidates:
         return None
-    vectors = embedder.embed([s.text for s in candidates])
+    vectors = _sentence_vectors.get([s.text for s in candidates], embedder)
     cosine = vectors @ query_vector
     wanted = content_words(question)
     overlap = np.array(

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from index import get_embedder, load_index, resolve_index_dir
@@ -20,7 +22,7 @@ from index.errors import InputError
 
 from .chat import Resolved, Turn, resolve
 from .evidence import Evidence, select_evidence
-from .grounding import echoes_question, missing_terms, supported
+from .grounding import content_words, echoes_question, missing_terms, supported
 from .retrieval import HybridRetriever
 from .synthesis import Generation, build_prompt, generate_span
 from .types import ABSTENTION, Answer, Citation
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 4000
 _TRAILING = ",;:–—-"
+_WORD = re.compile(r"\S+")
 
 
 class AnswerSettings(BaseModel, frozen=True):
@@ -41,6 +44,9 @@ class AnswerSettings(BaseModel, frozen=True):
     min_similarity: float = 0.20
     min_first_step_mass: float = 0.20
     min_mean_logprob: float = -3.0
+    # Log-priors on where the answer opens (see README, "What was tried").
+    best_sentence_prior: float = 0.0
+    question_word_prior: float = 0.0
 
 
 def validate_question(question: str) -> str:
@@ -158,6 +164,7 @@ class Assistant:
                 evidence.text,
                 max_tokens=s.max_answer_tokens,
                 on_text=on_text,
+                start_bias=self._start_prior(evidence, resolved.prompt_question),
             )
         except ValueError as exc:
             raise InputError(
@@ -167,6 +174,30 @@ class Assistant:
         signals["tokens"] = float(len(gen.logprobs) + 1)
         signals["mean_logprob"] = gen.mean_logprob if gen.logprobs else -99.0
         return self._decide(gen, evidence, question, resolved, done)
+
+    def _start_prior(self, evidence: Evidence, question: str) -> np.ndarray | None:
+        """Per evidence byte, a log-prior for the answer opening there.
+
+        The 270M model often opens on a plausible span of the wrong sentence or
+        on a word the question already says; these priors lean it towards the
+        sentence retrieval ranked best and away from question words.
+        """
+        s = self.settings
+        if not s.best_sentence_prior and not s.question_word_prior:
+            return None
+        text = evidence.text
+        prior = np.zeros(len(text.encode("utf-8")) + 1, dtype=np.float32)
+        best = len(evidence.sentences) - 1
+        asked = content_words(question)
+        for m in _WORD.finditer(text):
+            b0 = len(text[: m.start()].encode("utf-8"))
+            value = 0.0
+            if int(evidence.owner[m.start()]) == best:
+                value += s.best_sentence_prior
+            if content_words(m.group()) & asked:
+                value -= s.question_word_prior
+            prior[b0] = value
+        return prior
 
     def _decide(self, gen: Generation, evidence: Evidence, question: str, resolved: Resolved, done):
         s = self.settings

@@ -106,8 +106,11 @@ class _SpanConstraint:
         evidence: bytes,
         vocab: Vocabulary,
         prompt_len: int,
+        start_bias: np.ndarray | None = None,
     ) -> None:
         self.evidence = evidence
+        # Per evidence byte: a log-prior added to tokens that open the answer there.
+        self.start_bias = start_bias
         self.vocab = vocab
         self.prompt_len = prompt_len
         # An answer begins at a word, never inside one.
@@ -157,28 +160,55 @@ class _SpanConstraint:
         starts = self.matches(generated)
         stripped = len(generated.lstrip(b" "))
         allowed: set[int] = set()
+        opening = not generated.strip()
+        # With a prior on where the answer opens, each token is scored with the
+        # best prior among the openings it would continue, at every step: "Az"
+        # may open "Azercosmos" in several sentences, and the prior must still
+        # tell them apart when the next token picks one.
+        prior = self.start_bias
+        bias: dict[int, float] = {}
         for p in starts:
             q = p + stripped
             tail = self.evidence[q : q + MAX_PIECE_BYTES]
             cut = tail.find(b"\n")
             if cut >= 0:
                 tail = tail[:cut]  # a span never crosses into another passage
+            here: set[int] = set()
             for n in range(1, len(tail) + 1):
-                allowed.update(self.vocab.by_piece.get(tail[:n], ()))
+                here.update(self.vocab.by_piece.get(tail[:n], ()))
                 if not generated:
-                    allowed.update(self.vocab.by_piece.get(b" " + tail[:n], ()))
+                    here.update(self.vocab.by_piece.get(b" " + tail[:n], ()))
+            allowed |= here
+            if prior is not None:
+                b = float(prior[p])
+                for t in here:
+                    if b > bias.get(t, -np.inf):
+                        bias[t] = b
         if not generated:
             # Gemma spells " 33" as " ", "3", "3": a lone space may open the answer.
-            allowed.update(self.vocab.by_piece.get(b" ", ()))
-        elif generated.strip() and any(self.at_boundary(p + stripped) for p in starts):
-            allowed.update(self.vocab.stop_ids)
+            space_ids = self.vocab.by_piece.get(b" ", ())
+            allowed.update(space_ids)
+            if bias:
+                top = max(bias.values())  # it may still open anywhere
+                bias.update(dict.fromkeys(space_ids, top))
+        elif not opening:
+            ends = [p for p in starts if self.at_boundary(p + stripped)]
+            if ends:
+                allowed.update(self.vocab.stop_ids)
+                if prior is not None:
+                    bias.update(
+                        dict.fromkeys(self.vocab.stop_ids, max(float(prior[p]) for p in ends))
+                    )
         self.starts = starts
         mask = np.full(scores.shape, -np.inf, dtype=scores.dtype)
         if allowed:
             ids = np.fromiter(allowed, dtype=np.int64)
             mask[ids] = 0.0
-            if not generated.strip():
+            if opening:
                 self._track_opening_mass(generated, ids, logp)
+            if bias:
+                b_ids = np.fromiter(bias, dtype=np.int64)
+                mask[b_ids] += np.fromiter(bias.values(), dtype=mask.dtype)
         else:
             mask[self.vocab.stop_ids] = 0.0
         self._prev_logp = logp
@@ -203,6 +233,7 @@ def generate_span(
     *,
     max_tokens: int = 32,
     on_text: Callable[[str], None] | None = None,
+    start_bias: np.ndarray | None = None,
 ) -> Generation:
     """Decode greedily under the span constraint; ``on_text`` receives pieces as they come."""
     llm = get_llm()
@@ -212,7 +243,7 @@ def generate_span(
         prompt_ids = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=False)
         if len(prompt_ids) + max_tokens >= CONTEXT_TOKENS:
             raise ValueError("prompt too long for the model's context")
-        constraint = _SpanConstraint(evidence_bytes, vocab, len(prompt_ids))
+        constraint = _SpanConstraint(evidence_bytes, vocab, len(prompt_ids), start_bias)
         out: list[bytes] = []
         for token in _tokens(llm, prompt_ids, constraint, max_tokens):
             if token in vocab.stop_ids:
