@@ -27,7 +27,7 @@ _INJECTION = re.compile(
     # A note addressed to the model, or an order about how to cite.
     r"|\b(note|message|instructions?|reminder)\s+(to|for)\s+(the\s+|any\s+)?(assistant|ai|"
     r"model|chatbot|bot|llm|language model)\b"
-    r"|\bcite\b[^.?!\n]{0,60}\bas (the|your) sources?\b"
+    r"|\bcite\b(?:[^.?!\n]|\.(?=\w)){0,60}\bas (the|your) sources?\b"
     # Chat-template markers (Gemma, ChatML, Llama 2) and our own prompt's labels
     # ("Context:", "Previous answer:"): text that imitates the prompt around it.
     r"|<\|?(start_of_turn|end_of_turn|im_start|im_end)\|?>|\[/?INST\]|<</?SYS>>"
