@@ -19,7 +19,7 @@ SEED_TEXT = (SEEDS.parent / SEED_FILE).read_text(encoding="utf-8")
 # Each example runs the language model (about a second; more for long unicode
 # questions), so these stay few; the validation property above runs many.
 SLOW = settings(
-    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 
 
