@@ -2,7 +2,9 @@
 
 Every loader returns a :class:`Dataset`: cases plus, for datasets that bring
 their own documents, the documents to index (a SQuAD article, a RAG dataset's
-reference contexts). Suites run against an existing index instead.
+reference contexts). A suite runs against the existing index (``seeds/`` by
+default), unless a folder named after it sits beside it: ``injection.jsonl``
+with ``injection_docs/`` is run against an index of that folder's files only.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def load_dataset(path: str | Path) -> Dataset:
     if not path.is_file():
         raise InputError(f"No such dataset: {path}.")
     if path.suffix == ".jsonl":
-        return Dataset(path.stem, [EvalCase(c) for c in load_suite(path)])
+        return Dataset(path.stem, [EvalCase(c) for c in load_suite(path)], suite_documents(path))
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -61,6 +63,14 @@ def load_dataset(path: str | Path) -> Dataset:
         f"{path}: not a suite (.jsonl), a SQuAD v2 file (with 'data') or a "
         "LabelledRagDataset (with 'examples')."
     )
+
+
+def suite_documents(suite: Path) -> dict[str, str]:
+    """The suite's own corpus: the files of ``<suite name>_docs/`` beside it, if any."""
+    folder = suite.with_name(f"{suite.stem}_docs")
+    if not folder.is_dir():
+        return {}
+    return {p.name: p.read_text(encoding="utf-8") for p in sorted(folder.iterdir()) if p.is_file()}
 
 
 def load_squad(raw: dict, name: str = "squad") -> Dataset:

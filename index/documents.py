@@ -8,7 +8,12 @@ citation's ``start``/``end`` can be checked against the file itself.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import signal
+import subprocess
+import sys
+import unicodedata
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,8 +25,20 @@ from .errors import InputError
 log = logging.getLogger(__name__)
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
+# Plain text is indexed whole: a 16 MB text file is ~3 million words, minutes of
+# embedding on a laptop. Bigger ones are refused by size before a byte is read.
+MAX_TEXT_FILE_BYTES = 16 * 1024 * 1024
+# The same bound on the text any reader extracts (a small PDF or .docx can hold more).
+MAX_TEXT_CHARS = 16_000_000
 # A .docx is a zip: refuse archives that would expand past this (zip bombs).
 MAX_DOCX_EXPANDED_BYTES = 256 * 1024 * 1024
+# PDFs are parsed in a child process under these caps (see index/pdf_worker.py).
+PDF_TIMEOUT_S = 60
+PDF_MEMORY_BYTES = 1024 * 1024 * 1024
+# Text whose share of control characters is above this is binary data that
+# happened to decode (an executable or image renamed .txt), not prose.
+MAX_CONTROL_SHARE = 0.01
+_TEXT_SUFFIXES = frozenset({".txt", ".md", ".html", ".htm"})
 
 
 @dataclass(frozen=True)
@@ -102,11 +119,13 @@ def read_text(path: Path) -> str:
         size = path.stat().st_size
     except OSError as exc:
         raise UnreadableFile(f"cannot read ({exc.strerror})") from exc
-    if size > MAX_FILE_BYTES:
-        raise UnreadableFile(
-            f"too large ({size / 1e6:.0f} MB; the limit is {MAX_FILE_BYTES / 1e6:.0f} MB)"
-        )
     suffix = path.suffix.lower()
+    limit = MAX_TEXT_FILE_BYTES if suffix in _TEXT_SUFFIXES else MAX_FILE_BYTES
+    if size > limit:
+        raise UnreadableFile(
+            f"too large ({size / 1e6:.0f} MB; the limit for {suffix} files is "
+            f"{limit / 1e6:.0f} MB): split it into smaller files"
+        )
     try:
         if suffix in {".txt", ".md"}:
             text = _decode(path.read_bytes())
@@ -128,6 +147,11 @@ def read_text(path: Path) -> str:
     if not text.strip():
         hint = " (a scanned PDF needs OCR first)" if suffix == ".pdf" else ""
         raise UnreadableFile(f"no text found{hint}")
+    if len(text) > MAX_TEXT_CHARS:
+        raise UnreadableFile(
+            f"too much text ({len(text) / 1e6:.0f} million characters; the limit is "
+            f"{MAX_TEXT_CHARS / 1e6:.0f} million): split it into smaller files"
+        )
     return text
 
 
@@ -135,15 +159,26 @@ def _decode(data: bytes) -> str:
     if b"\x00" in data[:8192]:
         raise UnreadableFile("binary content, not text")
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        pass
-    from charset_normalizer import from_bytes
+        from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
-    if best is None:
-        raise UnreadableFile("not readable as text (unknown encoding)")
-    return str(best)
+        best = from_bytes(data).best()
+        if best is None:
+            raise UnreadableFile("not readable as text (unknown encoding)") from None
+        text = str(best)
+    if _control_share(text) > MAX_CONTROL_SHARE:
+        raise UnreadableFile("binary content, not text")
+    return text
+
+
+def _control_share(text: str, sample: int = 65536) -> float:
+    """Share of control characters other than white space, in the first ``sample`` chars."""
+    head = text[:sample]
+    if not head:
+        return 0.0
+    controls = sum(1 for ch in head if ch not in "\t\n\r\f\v" and unicodedata.category(ch) == "Cc")
+    return controls / len(head)
 
 
 def _read_html(path: Path) -> str:
@@ -157,10 +192,35 @@ def _read_html(path: Path) -> str:
 
 
 def _read_pdf(path: Path) -> str:
-    from llama_index.readers.file import PDFReader
+    """pypdf's text of each page (as llama-index's PDFReader), parsed in a capped child.
 
-    pages = PDFReader(return_full_document=False).load_data(path)
-    return "\n\n".join(page.text for page in pages if page.text)
+    The child (``index/pdf_worker.py``) runs under ``RLIMIT_AS`` and
+    ``RLIMIT_CPU`` and a wall-clock timeout, so a PDF that makes the parser
+    loop or allocate without end is refused with a message instead of
+    hanging or exhausting the indexer (or the web server that called it).
+    """
+    worker = Path(__file__).with_name("pdf_worker.py")
+    cmd = [sys.executable, "-I", str(worker), str(path), str(PDF_MEMORY_BYTES)]
+    cmd.append(str(max(1, int(PDF_TIMEOUT_S))))
+    try:
+        proc = subprocess.run(
+            cmd, capture_output=True, timeout=PDF_TIMEOUT_S, stdin=subprocess.DEVNULL
+        )
+    except subprocess.TimeoutExpired:
+        raise UnreadableFile(
+            f"refused: parsing took longer than {PDF_TIMEOUT_S} s (a malformed PDF?)"
+        ) from None
+    if proc.returncode == 3 or (proc.returncode != 0 and b"MemoryError" in proc.stderr):
+        raise UnreadableFile(
+            f"refused: parsing needed more than {PDF_MEMORY_BYTES / 2**20:.0f} MB of memory"
+        )
+    if proc.returncode in (-signal.SIGXCPU, -signal.SIGKILL):
+        raise UnreadableFile(f"refused: parsing took longer than {PDF_TIMEOUT_S} s")
+    if proc.returncode != 0:
+        name = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["error"]
+        raise UnreadableFile(f"could not be parsed ({name[0][:80]})")
+    pages = json.loads(proc.stdout)
+    return "\n\n".join(page for page in pages if page)
 
 
 def _read_docx(path: Path) -> str:

@@ -22,9 +22,16 @@ _NAME = re.compile(r"\b[A-Z][A-Za-z0-9'’-]+")
 _INJECTION = re.compile(
     r"\b(ignore|disregard|forget|override)\b[^.?!\n]{0,40}\b(instruction|instructions|prompt|"
     r"documents?|context|rules|above|previous)\b"
-    r"|\bsystem prompt\b|\byou are now\b|\bnew instructions?\b"
+    r"|\bsystem prompt\b|\byou are now\b|\bnew instructions?\b|\bdeveloper mode\b|\bjailbreak"
     r"|\b(reply|respond|answer|say|print|output)\b[^.?!\n]{0,20}\b(only|exactly|with the word)\b"
-    r"|^\s*(system|assistant)\s*:",
+    # A note addressed to the model, or an order about how to cite.
+    r"|\b(note|message|instructions?|reminder)\s+(to|for)\s+(the\s+|any\s+)?(assistant|ai|"
+    r"model|chatbot|bot|llm|language model)\b"
+    r"|\bcite\b(?:[^.?!\n]|\.(?=\w)){0,60}\bas (the|your) sources?\b"
+    # Chat-template markers (Gemma, ChatML, Llama 2) and our own prompt's labels
+    # ("Context:", "Previous answer:"): text that imitates the prompt around it.
+    r"|<\|?(start_of_turn|end_of_turn|im_start|im_end)\|?>|\[/?INST\]|<</?SYS>>"
+    r"|^\s*(system|assistant|context|previous question|previous answer)\s*:",
     re.IGNORECASE | re.MULTILINE,
 )
 
@@ -97,10 +104,13 @@ def echoes_question(answer: str, question: str) -> bool:
     return not words or words <= content_words(question)
 
 
+# Capitalised only because they open the question (or a clause of it): not names.
 _OPENERS = frozenset(
     "what which who whom whose when where why how is are was were did does do can could "
     "would should will tell name list give describe explain please in on at to for from "
-    "by of the a an and or if according".split()
+    "by of the a an and or if according now then also so but ok okay hi hello hey "
+    "pretend imagine suppose assume ignore forget translate repeat print say write show "
+    "find summarise summarize answer reply respond based using".split()
 )
 
 

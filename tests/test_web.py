@@ -6,6 +6,7 @@ models; each test module starts one and stops it.
 
 from __future__ import annotations
 
+import http.client
 import os
 import shutil
 import socket
@@ -231,10 +232,26 @@ def test_auth_required_for_the_api_when_configured(tmp_path):
             except (urllib.error.URLError, OSError):
                 time.sleep(0.5)
         assert status == 401
-        for route in ["gradio_api/info", "gradio_api/file=/etc/passwd"]:
+        for route in ["gradio_api/info", "gradio_api/file=/etc/passwd", "gradio_api/file/x"]:
             with pytest.raises(urllib.error.HTTPError) as err:
                 urllib.request.urlopen(base + route, timeout=5)
             assert err.value.code == 401
+        # The calls a client makes to ask, upload and join the queue, without logging in.
+        for route in [
+            "gradio_api/call/respond",
+            "gradio_api/run/respond",
+            "gradio_api/queue/join",
+            "gradio_api/upload",
+        ]:
+            post = urllib.request.Request(
+                base + route,
+                data=b'{"data": ["How much did Azercosmos export in 2020?", []]}',
+                headers={"Content-Type": "application/json"},
+                method="POST",
+            )
+            with pytest.raises(urllib.error.HTTPError) as err:
+                urllib.request.urlopen(post, timeout=5)
+            assert err.value.code == 401, route
     finally:
         proc.terminate()
         proc.wait(timeout=20)
@@ -264,3 +281,91 @@ def test_uploads_are_checked_on_the_server(tmp_path):
     assert "uploads/_2Fnotes.md" not in app.documents()
     assert not (app.uploads / "_2Fnotes.md").exists()
     assert app.remove("uploads/none.md").startswith("❌")
+
+
+# Every Gradio route that takes a path or a file name, with {} for the payload.
+FILE_ROUTES = [
+    "gradio_api/file={}",
+    "gradio_api/file/{}",
+    "gradio_api/proxy={}",
+    "file={}",
+    "static/{}",
+    "assets/{}",
+    "svelte/{}",
+    "gradio_api/custom_component/x/client/{}/x",
+    "gradio_api/custom_component/x/client/x/{}",
+    "gradio_api/stream/x/0/x/playlist-file?{}",
+]
+TRAVERSALS = [
+    "/etc/passwd",
+    "../../../../../../etc/passwd",
+    "..%2F..%2F..%2F..%2F..%2F..%2Fetc%2Fpasswd",
+    "%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+    "....//....//....//etc/passwd",
+    "..\\..\\..\\..\\etc\\passwd",
+    "%2Fetc%2Fpasswd",
+]
+
+
+def _raw_get(url: str, path: str) -> tuple[int, bytes]:
+    """GET ``path`` exactly as written (no client-side normalisation of ``..``)."""
+    host, port = url.split("//", 1)[1].strip("/").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        conn.request("GET", "/" + path)
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def test_no_file_route_serves_files_outside_its_folders(server):
+    """Traversal and absolute paths through every path-taking route, including our own files."""
+    secret = server["work"] / "secret.txt"
+    secret.write_text("seedqa-secret-7f3a9c: must never be served")
+    manifest = server["index"] / "manifest.json"
+    targets = [*TRAVERSALS, str(secret), str(manifest), "../" * 8 + str(secret).lstrip("/")]
+    for route in FILE_ROUTES:
+        for target in targets:
+            status, body = _raw_get(server["url"], route.format(target))
+            assert b"root:x:0:0" not in body and b"seedqa-secret-7f3a9c" not in body, (
+                route,
+                target,
+            )
+            assert b'"format_version"' not in body, (route, target)
+            assert status != 200 or target not in {str(secret), str(manifest)}, (route, target)
+
+
+def test_gradio_upload_route_enforces_the_size_limit(server):
+    """The server refuses a file over 20 MB at its upload route, whatever the browser allowed."""
+    boundary = "seedqa-boundary"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="big.txt"\r\n'
+            "Content-Type: text/plain\r\n\r\n"
+        ).encode()
+        + b"a" * (21 * 1024 * 1024)
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    request = urllib.request.Request(
+        server["url"] + "gradio_api/upload",
+        data=body,
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        method="POST",
+    )
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(request, timeout=60)
+    assert err.value.code in (400, 413)
+    assert b"maximum allowed size" in err.value.read().lower() or err.value.code == 413
+
+
+def test_server_side_upload_checks_size(tmp_path):
+    from qa.ui import MAX_UPLOAD_BYTES, WebApp
+
+    app = WebApp(tmp_path / "index")
+    big = tmp_path / "big.txt"
+    with big.open("wb") as fh:
+        fh.truncate(MAX_UPLOAD_BYTES + 1)
+    message = app.upload([str(big)])
+    assert "too large" in message and "limit 20 MB" in message
+    assert not (app.uploads / "big.txt").exists()

@@ -1,0 +1,256 @@
+"""Kill the indexer at random points, many times, and record what each kill left.
+
+Run as ``python -m tests.index.crash_driver WORK SEED KILLS``; prints one JSON
+object per line (one per kill, then a summary). It is a separate process
+because SIGKILL takes the whole process: this driver loads the real MiniLM
+embedder once, then forks one writer per kill (a fork starts in milliseconds;
+a fresh Python that imports torch takes seconds), so 50+ kills fit in about
+a minute. The language model is never loaded here; the test asks it
+questions on the surviving index afterwards.
+
+The corpus flips between two versions, A and B, that differ in many ways at
+once (edited, added and removed documents). Each round the writer updates the
+index towards the other version and is killed either after a random number of
+``fsync``/``rename``/``replace`` calls or after a random delay (which also
+lands inside file writes, chunking and embedding). Debris from killed
+writers is never cleaned by the driver: the next writer must cope with it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sys
+import time
+from pathlib import Path
+
+from index import get_embedder, load_index, update_index
+from index.errors import SeedqaError
+from qa.retrieval import HybridRetriever
+
+DOCS = 24
+TOWNS = (
+    "Quillon Ardmere Bexford Calder Dunmore Elstow Farrow Glenrith Harwick Ilsby Jarrow Kelso "
+    "Larkin Morcott Nethy Orrin Pellow Quorra Rasen Selby Tarrant Ulver Venn Wickam"
+).split()
+
+
+LIGHTHOUSE = {
+    "A": "The Orlan lighthouse was built in 1871 by the engineer Tomas Brek. It is 40 metres tall.",
+    "B": "The Orlan lighthouse was built in 1884 by the engineer Mira Solano. It is 52 m tall.",
+}
+QUESTION = "When was the Orlan lighthouse built?"
+ANSWER = {"A": "1871", "B": "1884"}
+
+
+def version(name: str) -> dict[str, str]:
+    """The corpus as ``{file name: text}``; B edits 8, removes 4 and adds 6 documents of A."""
+    docs = {
+        f"depot{i:02d}.txt": (
+            f"The depot at {TOWNS[i]} stores {100 + i} wagons. "
+            f"Its keeper in version A is named Aldo{i}. The depot opened in {1900 + i}."
+        )
+        for i in range(DOCS)
+    }
+    docs["lighthouse.txt"] = LIGHTHOUSE[name]
+    if name == "B":
+        for i in range(0, 16, 2):
+            docs[f"depot{i:02d}.txt"] = (
+                f"The depot at {TOWNS[i]} stores {500 + i} wagons. "
+                f"Its keeper in version B is named Bruna{i}. The depot closed in {2000 + i}."
+            )
+        for i in range(20, 24):
+            del docs[f"depot{i:02d}.txt"]
+        for i in range(6):
+            docs[f"yard{i}.md"] = f"# Yard {i}\n\nYard {i} was added in version B with {i} cranes."
+    return docs
+
+
+def write_version(folder: Path, name: str) -> None:
+    wanted = version(name)
+    for path in folder.iterdir():
+        if path.name not in wanted:
+            path.unlink()
+    for file_name, text in wanted.items():
+        path = folder / file_name
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
+
+
+def signature(index_dir: Path) -> list[tuple[str, int, int, str]]:
+    """Everything a reader sees: every chunk with its source and offsets, in order."""
+    index = load_index(index_dir, get_embedder().info)
+    return sorted((c.source, c.start, c.end, c.text) for c in index.chunks)
+
+
+def answers_from(index_dir: Path, state: str) -> bool:
+    """Retrieval on the loaded index returns this state's text for a changed document."""
+    index = load_index(index_dir, get_embedder().info)
+    retriever = HybridRetriever(index, get_embedder())
+    depot = retriever.retrieve(f"Who keeps the depot at {TOWNS[4]}?", 1)
+    lighthouse = retriever.retrieve(QUESTION, 1)
+    keeper = "Bruna4" if state == "B" else "Aldo4"
+    return (
+        bool(depot and lighthouse)
+        and keeper in depot[0].chunk.text
+        and ANSWER[state] in lighthouse[0].chunk.text
+    )
+
+
+def writer(docs: Path, index_dir: Path, kill_after_calls: int | None) -> None:
+    """The child: update the index, SIGKILLing itself at the given sync/rename call."""
+    if kill_after_calls is not None:
+        calls = 0
+
+        def hit() -> None:
+            nonlocal calls
+            calls += 1
+            if calls == kill_after_calls:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+        real_fsync, real_replace, real_rename = os.fsync, os.replace, os.rename
+
+        def fsync(fd: int) -> None:
+            hit()
+            real_fsync(fd)
+
+        def replace(a, b) -> None:
+            hit()
+            real_replace(a, b)
+            hit()
+
+        def rename(a, b) -> None:
+            hit()
+            real_rename(a, b)
+            hit()
+
+        os.fsync, os.replace, os.rename = fsync, replace, rename  # type: ignore[assignment]
+    update_index([docs], index_dir, progress=False)
+
+
+def run_writer(docs: Path, index_dir: Path, kill_after_calls: int | None, delay: float | None):
+    """Fork a writer; returns (how it ended, seconds)."""
+    start = time.monotonic()
+    pid = os.fork()
+    if pid == 0:  # child
+        code = 0
+        try:
+            writer(docs, index_dir, kill_after_calls)
+        except BaseException:
+            code = 3
+        os._exit(code)
+    if delay is not None:
+        deadline = start + delay
+        while time.monotonic() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return _ended(status), time.monotonic() - start
+            time.sleep(0.002)
+        os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    return _ended(status), time.monotonic() - start
+
+
+def _ended(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return "killed" if os.WTERMSIG(status) == signal.SIGKILL else "signal"
+    return "finished" if os.WEXITSTATUS(status) == 0 else "failed"
+
+
+def count_calls(docs: Path, index_dir: Path) -> int:
+    """How many fsync/rename/replace calls one full update makes (measured in a fork)."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read)
+        n = 0
+        real_fsync, real_replace, real_rename = os.fsync, os.replace, os.rename
+
+        def counted(fn, twice=False):
+            def wrapper(*args):
+                nonlocal n
+                n += 2 if twice else 1
+                return fn(*args)
+
+            return wrapper
+
+        os.fsync = counted(real_fsync)  # type: ignore[assignment]
+        os.replace = counted(real_replace, twice=True)  # type: ignore[assignment]
+        os.rename = counted(real_rename, twice=True)  # type: ignore[assignment]
+        update_index([docs], index_dir, progress=False)
+        os.write(write, str(n).encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    return int(os.read(read, 64))
+
+
+def main(work: Path, seed: int, kills: int) -> None:
+    import torch
+
+    torch.set_num_threads(1)  # no OpenMP pool in the parent: forked children stay safe
+    rng = random.Random(seed)
+    get_embedder().embed(["warm up"])
+    docs, index_dir = work / "docs", work / "index"
+    docs.mkdir(parents=True, exist_ok=True)
+
+    expected = {}
+    for name in ("A", "B"):  # clean builds give each version's exact signature
+        write_version(docs, name)
+        update_index([docs], work / f"clean-{name}", progress=False)
+        expected[name] = signature(work / f"clean-{name}")
+    assert expected["A"] != expected["B"]
+
+    write_version(docs, "A")
+    update_index([docs], index_dir, progress=False)
+    state = "A"
+    write_version(docs, "B")
+    t0 = time.monotonic()
+    calls = count_calls(docs, work / "probe")  # a full A->B build into a scratch index
+    full_seconds = time.monotonic() - t0
+    print(json.dumps({"calls_per_update": calls, "update_seconds": full_seconds}), flush=True)
+
+    killed = 0
+    rounds = 0
+    while killed < kills:
+        rounds += 1
+        target = "B" if state == "A" else "A"
+        write_version(docs, target)
+        if rng.random() < 0.5:
+            mode, point = "calls", rng.randint(1, calls)
+            ended, seconds = run_writer(docs, index_dir, point, None)
+        else:
+            mode, point = "delay", rng.uniform(0.0, full_seconds * 1.2)
+            ended, seconds = run_writer(docs, index_dir, None, point)
+        try:
+            got = signature(index_dir)
+            now = next((n for n, sig in expected.items() if sig == got), "mixed")
+            answered = now != "mixed" and answers_from(index_dir, now)
+        except SeedqaError as exc:
+            now, answered = f"unloadable: {exc}", False
+        killed += ended == "killed"
+        print(
+            json.dumps(
+                {
+                    "round": rounds,
+                    "mode": mode,
+                    "point": point,
+                    "ended": ended,
+                    "from": state,
+                    "to": target,
+                    "state": now,
+                    "answered": answered,
+                    "seconds": round(seconds, 3),
+                }
+            ),
+            flush=True,
+        )
+        if now in expected:
+            state = now
+    print(json.dumps({"done": True, "final": state}), flush=True)
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))
