@@ -22,7 +22,13 @@ from index.errors import InputError
 
 from .chat import Resolved, Turn, resolve
 from .evidence import Evidence, select_evidence
-from .grounding import content_words, echoes_question, missing_terms, supported
+from .grounding import (
+    content_words,
+    echoes_question,
+    looks_like_injection,
+    missing_terms,
+    supported,
+)
 from .retrieval import HybridRetriever
 from .synthesis import Generation, build_prompt, generate_span
 from .types import ABSTENTION, Answer, Citation
@@ -148,6 +154,9 @@ class Assistant:
                 retrieved=tuple((h.chunk.source, h.chunk.start, h.chunk.end) for h in hits),
             )
 
+        if looks_like_injection(question):
+            # Orders to the assistant are not questions about the documents.
+            return done("", True, "the question gives the assistant instructions")
         if evidence is None:
             return done("", True, "nothing retrieved")
         signals["similarity"] = evidence.best_similarity
