@@ -5,6 +5,8 @@ Layout of an index directory::
     manifest.json        the commit point: format, embedder, chunking, documents,
                          the current generation and a sha256 for each of its files
     gen-000007/          chunks.jsonl, embeddings.npy, vectors.faiss, bm25/
+    .verified-gen-000007.json   size/mtime/ctime/inode of each file when its
+                         sha256 last matched (see :func:`verify_files`)
     .lock                held by the one process allowed to write
 
 A write builds a new ``gen-*`` folder beside the current one (files fsynced,
@@ -111,10 +113,14 @@ def read_manifest(index_dir: Path) -> Manifest | None:
 
 def check_compatible(manifest: Manifest, embedder: EmbedderInfo, index_dir: Path) -> None:
     if manifest.embedder != embedder:
+
+        def describe(e: EmbedderInfo) -> str:
+            return f"{e.name} ({e.dim} dimensions, {e.backend} backend)"
+
         raise IndexIncompatibleError(
-            f"The index in {index_dir} was built with {manifest.embedder.name} "
-            f"({manifest.embedder.dim} dimensions); this seedqa uses {embedder.name} "
-            f"({embedder.dim}). {rebuild_hint(index_dir)}"
+            f"The index in {index_dir} was built with {describe(manifest.embedder)}; "
+            f"this seedqa uses {describe(embedder)}. {rebuild_hint(index_dir)} "
+            "(or set SEEDQA_EMBEDDER to the backend it was built with)"
         )
 
 
@@ -230,25 +236,81 @@ def _prune(index_dir: Path, keep: set[str]) -> None:
         name = path.name.lstrip(".").removesuffix(".tmp")
         if path.is_dir() and name.startswith("gen-") and path.name not in keep:
             shutil.rmtree(path, ignore_errors=True)
+        elif path.name.startswith(VERIFIED_PREFIX):
+            generation = path.name.removeprefix(VERIFIED_PREFIX).removesuffix(".json")
+            if generation not in keep:
+                path.unlink(missing_ok=True)
+
+
+VERIFIED_PREFIX = ".verified-"
+# A file changed within this long of its last write may keep its mtime (time
+# stamps are coarse): such "racy" files are hashed until they are older.
+RACY_NS = 2_000_000_000
+
+
+def _fingerprint(st: os.stat_result) -> list[int]:
+    # ctime cannot be set by users (utime() updates it too), so a write that
+    # restores the mtime still changes the fingerprint.
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
+def verify_files(index_dir: Path, manifest: Manifest, *, full: bool = False) -> None:
+    """Check the generation's files against the manifest's sha256s, cheaply when possible.
+
+    Hashing every file on every load costs seconds at 100,000 chunks (hundreds
+    of MB), so, like git's index, a file whose size, mtime, ctime and inode are
+    those recorded when its sha256 last matched is taken as unchanged. Any
+    write, truncation or replacement changes that fingerprint and the file is
+    hashed again; missing files and files of the wrong size are always caught.
+    What this no longer catches on every load is corruption below the file
+    system (a bit rotting on disk without a write): that needs a full hash,
+    which ``full=True`` still does. Fingerprints are recorded only for
+    files older than :data:`RACY_NS`, so a write within the same clock tick as
+    the original one cannot hide behind an unchanged mtime.
+    """
+    folder = index_dir / manifest.generation
+    hint = rebuild_hint(index_dir)
+    stamp_path = index_dir / f"{VERIFIED_PREFIX}{manifest.generation}.json"
+    try:
+        stamp = {} if full else json.loads(stamp_path.read_text(encoding="utf-8"))
+        stamp = stamp if isinstance(stamp, dict) else {}
+    except (OSError, ValueError):
+        stamp = {}
+    fresh: dict[str, list[int]] = {}
+    now = time.time_ns()
+    for rel, expected in manifest.files.items():
+        path = folder / rel
+        try:
+            st = path.stat()
+        except OSError:
+            st = None
+        if st is None or not path.is_file():
+            raise IndexCorruptError(f"The index file {path} is missing. {hint}")
+        fingerprint = _fingerprint(st)
+        if stamp.get(rel) == fingerprint:
+            fresh[rel] = fingerprint
+            continue
+        if sha256_file(path) != expected:
+            raise IndexCorruptError(f"The index file {path} is damaged (checksum mismatch). {hint}")
+        if now - max(st.st_mtime_ns, st.st_ctime_ns) > RACY_NS:
+            fresh[rel] = fingerprint
+    if len(fresh) == len(manifest.files) and fresh != stamp:
+        with contextlib.suppress(OSError):  # a read-only index is simply hashed each time
+            write_json_atomic(stamp_path, fresh)
 
 
 class StoredIndex:
     """A loaded, read-only generation: chunks, vectors and keyword index."""
 
-    def __init__(self, index_dir: Path, manifest: Manifest, *, verify: bool = True) -> None:
+    def __init__(self, index_dir: Path, manifest: Manifest, *, verify: bool | str = True) -> None:
+        """``verify``: True checks files cheaply (:func:`verify_files`), "full" hashes
+        every file, False trusts them."""
         self.index_dir = index_dir
         self.manifest = manifest
         folder = index_dir / manifest.generation
         hint = rebuild_hint(index_dir)
         if verify:
-            for rel, expected in manifest.files.items():
-                path = folder / rel
-                if not path.is_file():
-                    raise IndexCorruptError(f"The index file {path} is missing. {hint}")
-                if sha256_file(path) != expected:
-                    raise IndexCorruptError(
-                        f"The index file {path} is damaged (checksum mismatch). {hint}"
-                    )
+            verify_files(index_dir, manifest, full=verify == "full")
         try:
             self.chunks = _read_chunks(folder / CHUNKS)
             self.embeddings = np.load(folder / EMBEDDINGS, mmap_mode="r")
@@ -274,7 +336,9 @@ def _read_chunks(path: Path) -> list[Chunk]:
     return chunks
 
 
-def load_index(index_dir: Path, embedder: EmbedderInfo, *, verify: bool = True) -> StoredIndex:
+def load_index(
+    index_dir: Path, embedder: EmbedderInfo, *, verify: bool | str = True
+) -> StoredIndex:
     manifest = read_manifest(index_dir)
     if manifest is None:
         raise IndexMissingError(
