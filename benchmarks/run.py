@@ -388,13 +388,17 @@ def targets(r: dict) -> list[dict]:
         "{:.2f}×",
         "same questions, SQuAD documents",
     )
-    ft, wa = qry.get("first_token_ms", {}).get("p50"), qry.get("answer_ms", {}).get("p50")
+    # Judged against the total time of the same streamed requests: in our runs
+    # answer() measured slower than stream() on the same questions (unexplained
+    # load effects), and a ratio against the slower figure would flatter us.
+    ft = qry.get("first_token_ms", {}).get("p50")
+    wa = qry.get("streamed_answer_ms", {}).get("p50")
     add(
         "first streamed token p50 ≤ 0.5× whole answer p50",
         ft / wa if ft and wa else None,
         lambda v: v <= 0.5,
         "{:.2f}×",
-        f"at {n} chunks",
+        f"at {n} chunks; whole = the same streamed requests",
     )
     return rows
 
