@@ -325,11 +325,22 @@ def eval_cmd(
     show_default=True,
     help="Where to write the JSON results.",
 )
-@click.option("--questions", type=click.IntRange(2), default=40, show_default=True)
+@click.option(
+    "--questions",
+    type=click.IntRange(2),
+    default=40,
+    show_default=True,
+    help="SQuAD questions for the latency figures (each answered several ways).",
+)
 @click.option(
     "--quick", is_flag=True, help="Fewer texts and questions (the CI smoke run); no timing claims."
 )
-@click.option("--workdir", type=click.Path(file_okay=False), default=None)
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Keep the corpus and indexes here (default: a temporary folder, removed).",
+)
 def bench_cmd(size, chunks, squad, out, questions, quick, workdir) -> None:
     """Measure indexing and answering speed against stock baselines; print PASS/FAIL."""
     from benchmarks.run import SIZES, run_bench
