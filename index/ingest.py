@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -50,6 +51,8 @@ class UpdateReport:
     embedded_chunks: int = 0
     documents: int = 0
     chunks: int = 0
+    # Seconds per stage (check, read, chunk, embed, index), for `seedqa bench`.
+    timings_s: dict[str, float] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
@@ -62,8 +65,13 @@ def ingest_batch(
     chunking: ChunkingConfig,
     *,
     progress: bool = False,
+    timings: dict[str, float] | None = None,
 ) -> tuple[list[Chunk], np.ndarray]:
-    """Chunk and embed a batch of documents; the pure part of indexing."""
+    """Chunk and embed a batch of documents; the pure part of indexing.
+
+    ``timings`` (if given) receives the seconds spent chunking and embedding.
+    """
+    t0 = time.perf_counter()
     chunks: list[Chunk] = []
     for doc in documents:
         for span in chunk_text(doc.text, embedder.count_tokens, chunking):
@@ -76,7 +84,11 @@ def ingest_batch(
                     span.sentences,
                 )
             )
+    t1 = time.perf_counter()
     vectors = embedder.embed([c.text for c in chunks], progress=progress and len(chunks) > 64)
+    if timings is not None:
+        timings["chunk"] = timings.get("chunk", 0.0) + t1 - t0
+        timings["embed"] = timings.get("embed", 0.0) + time.perf_counter() - t1
     return chunks, vectors
 
 
@@ -121,6 +133,8 @@ def update_index(
         old_docs = dict(previous.documents) if previous else {}
         by_hash = {entry.sha256: src for src, entry in old_docs.items()}
 
+        timings = report.timings_s
+        t_start = time.perf_counter()
         to_read: list[tuple[SourceFile, str]] = []
         seen: set[str] = set()
         fresh: set[str] = set()
@@ -141,6 +155,8 @@ def update_index(
             fresh.add(file.source)
             to_read.append((file, digest))
 
+        t_read = time.perf_counter()
+        timings["check"] = t_read - t_start
         documents: list[Document] = []
         stale: set[str] = set()
         for file, digest in tqdm(to_read, desc="Reading", unit="file", disable=not progress):
@@ -152,6 +168,7 @@ def update_index(
                 if file.source in old_docs:
                     stale.add(file.source)  # never answer from a version that changed
 
+        timings["read"] = time.perf_counter() - t_read
         roots = [Path(p).expanduser().resolve() for p in paths]
         for source, entry in old_docs.items():
             path = Path(entry.path)
@@ -169,7 +186,10 @@ def update_index(
             report.documents, report.chunks = len(old_docs), previous.chunk_count
             return report
 
-        new_chunks, new_vectors = ingest_batch(documents, embedder, chunking, progress=progress)
+        new_chunks, new_vectors = ingest_batch(
+            documents, embedder, chunking, progress=progress, timings=timings
+        )
+        t_index = time.perf_counter()
         report.embedded_chunks = len(new_chunks)
         drop = replaced | set(report.removed)
         kept_chunks, kept_vectors = _kept(index_dir, previous, embedder, drop)
@@ -193,6 +213,7 @@ def update_index(
             index_dir, all_chunks, all_vectors, docs_out, embedder.info, chunking, previous
         )
         report.documents, report.chunks = len(docs_out), len(all_chunks)
+        timings["index"] = time.perf_counter() - t_index
         return report
 
 

@@ -4,7 +4,10 @@ Layout of an index directory::
 
     manifest.json        the commit point: format, embedder, chunking, documents,
                          the current generation and a sha256 for each of its files
-    gen-000007/          chunks.jsonl, embeddings.npy, vectors.faiss, bm25/
+    gen-000007/          chunks.jsonl (+ chunks.offsets.npy), embeddings.npy,
+                         vectors.faiss, bm25/
+    .verified-gen-000007.json   size/mtime/ctime/inode of each file when its
+                         sha256 last matched (see :func:`verify_files`)
     .lock                held by the one process allowed to write
 
 A write builds a new ``gen-*`` folder beside the current one (files fsynced,
@@ -20,10 +23,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import mmap
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,6 +48,7 @@ from .vectors import FaissStore
 
 MANIFEST = "manifest.json"
 CHUNKS = "chunks.jsonl"
+CHUNK_OFFSETS = "chunks.offsets.npy"  # byte offset of each line of chunks.jsonl, then the end
 EMBEDDINGS = "embeddings.npy"
 VECTORS = "vectors.faiss"
 BM25 = "bm25"
@@ -111,10 +116,14 @@ def read_manifest(index_dir: Path) -> Manifest | None:
 
 def check_compatible(manifest: Manifest, embedder: EmbedderInfo, index_dir: Path) -> None:
     if manifest.embedder != embedder:
+
+        def describe(e: EmbedderInfo) -> str:
+            return f"{e.name} ({e.dim} dimensions, {e.backend} backend)"
+
         raise IndexIncompatibleError(
-            f"The index in {index_dir} was built with {manifest.embedder.name} "
-            f"({manifest.embedder.dim} dimensions); this seedqa uses {embedder.name} "
-            f"({embedder.dim}). {rebuild_hint(index_dir)}"
+            f"The index in {index_dir} was built with {describe(manifest.embedder)}; "
+            f"this seedqa uses {describe(embedder)}. {rebuild_hint(index_dir)} "
+            "(or set SEEDQA_EMBEDDER to the backend it was built with)"
         )
 
 
@@ -192,11 +201,15 @@ def commit_generation(
             shutil.rmtree(stale)
     staging.mkdir(parents=True)
 
-    with (staging / CHUNKS).open("w", encoding="utf-8") as fh:
-        for c in chunks:
+    offsets = np.zeros(len(chunks) + 1, dtype=np.int64)
+    with (staging / CHUNKS).open("wb") as fh:
+        for i, c in enumerate(chunks):
             record = {"source": c.source, "start": c.start, "end": c.end, "text": c.text}
             record["sentences"] = [list(s) for s in c.sentences]
-            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+            line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+            fh.write(line)
+            offsets[i + 1] = offsets[i] + len(line)
+    np.save(staging / CHUNK_OFFSETS, offsets)
     np.save(staging / EMBEDDINGS, np.ascontiguousarray(embeddings, dtype=np.float32))
     FaissStore.build(embeddings, embedder.dim).save(staging / VECTORS)
     KeywordIndex.build([c.text for c in chunks]).save(staging / BM25)
@@ -230,27 +243,83 @@ def _prune(index_dir: Path, keep: set[str]) -> None:
         name = path.name.lstrip(".").removesuffix(".tmp")
         if path.is_dir() and name.startswith("gen-") and path.name not in keep:
             shutil.rmtree(path, ignore_errors=True)
+        elif path.name.startswith(VERIFIED_PREFIX):
+            generation = path.name.removeprefix(VERIFIED_PREFIX).removesuffix(".json")
+            if generation not in keep:
+                path.unlink(missing_ok=True)
+
+
+VERIFIED_PREFIX = ".verified-"
+# A file changed within this long of its last write may keep its mtime (time
+# stamps are coarse): such "racy" files are hashed until they are older.
+RACY_NS = 2_000_000_000
+
+
+def _fingerprint(st: os.stat_result) -> list[int]:
+    # ctime cannot be set by users (utime() updates it too), so a write that
+    # restores the mtime still changes the fingerprint.
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
+def verify_files(index_dir: Path, manifest: Manifest, *, full: bool = False) -> None:
+    """Check the generation's files against the manifest's sha256s, cheaply when possible.
+
+    Hashing every file on every load costs seconds at 100,000 chunks (hundreds
+    of MB), so, like git's index, a file whose size, mtime, ctime and inode are
+    those recorded when its sha256 last matched is taken as unchanged. Any
+    write, truncation or replacement changes that fingerprint and the file is
+    hashed again; missing files and files of the wrong size are always caught.
+    What this no longer catches on every load is corruption below the file
+    system (a bit rotting on disk without a write): that needs a full hash,
+    which ``full=True`` still does. Fingerprints are recorded only for
+    files older than :data:`RACY_NS`, so a write within the same clock tick as
+    the original one cannot hide behind an unchanged mtime.
+    """
+    folder = index_dir / manifest.generation
+    hint = rebuild_hint(index_dir)
+    stamp_path = index_dir / f"{VERIFIED_PREFIX}{manifest.generation}.json"
+    try:
+        stamp = {} if full else json.loads(stamp_path.read_text(encoding="utf-8"))
+        stamp = stamp if isinstance(stamp, dict) else {}
+    except (OSError, ValueError):
+        stamp = {}
+    fresh: dict[str, list[int]] = {}
+    now = time.time_ns()
+    for rel, expected in manifest.files.items():
+        path = folder / rel
+        try:
+            st = path.stat()
+        except OSError:
+            st = None
+        if st is None or not path.is_file():
+            raise IndexCorruptError(f"The index file {path} is missing. {hint}")
+        fingerprint = _fingerprint(st)
+        if stamp.get(rel) == fingerprint:
+            fresh[rel] = fingerprint
+            continue
+        if sha256_file(path) != expected:
+            raise IndexCorruptError(f"The index file {path} is damaged (checksum mismatch). {hint}")
+        if now - max(st.st_mtime_ns, st.st_ctime_ns) > RACY_NS:
+            fresh[rel] = fingerprint
+    if len(fresh) == len(manifest.files) and fresh != stamp:
+        with contextlib.suppress(OSError):  # a read-only index is simply hashed each time
+            write_json_atomic(stamp_path, fresh)
 
 
 class StoredIndex:
     """A loaded, read-only generation: chunks, vectors and keyword index."""
 
-    def __init__(self, index_dir: Path, manifest: Manifest, *, verify: bool = True) -> None:
+    def __init__(self, index_dir: Path, manifest: Manifest, *, verify: bool | str = True) -> None:
+        """``verify``: True checks files cheaply (:func:`verify_files`), "full" hashes
+        every file, False trusts them."""
         self.index_dir = index_dir
         self.manifest = manifest
         folder = index_dir / manifest.generation
         hint = rebuild_hint(index_dir)
         if verify:
-            for rel, expected in manifest.files.items():
-                path = folder / rel
-                if not path.is_file():
-                    raise IndexCorruptError(f"The index file {path} is missing. {hint}")
-                if sha256_file(path) != expected:
-                    raise IndexCorruptError(
-                        f"The index file {path} is damaged (checksum mismatch). {hint}"
-                    )
+            verify_files(index_dir, manifest, full=verify == "full")
         try:
-            self.chunks = _read_chunks(folder / CHUNKS)
+            self.chunks = ChunkTable(folder / CHUNKS, folder / CHUNK_OFFSETS)
             self.embeddings = np.load(folder / EMBEDDINGS, mmap_mode="r")
             self.vectors = FaissStore.load(folder / VECTORS)
             self.keywords = KeywordIndex.load(folder / BM25, len(self.chunks))
@@ -264,17 +333,47 @@ class StoredIndex:
         return [i for i, c in enumerate(self.chunks) if c.source == source]
 
 
-def _read_chunks(path: Path) -> list[Chunk]:
-    chunks = []
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            r = json.loads(line)
-            sentences = tuple((int(s), int(e)) for s, e in r["sentences"])
-            chunks.append(Chunk(r["source"], int(r["start"]), int(r["end"]), r["text"], sentences))
-    return chunks
+class ChunkTable(Sequence[Chunk]):
+    """The chunks of a generation, parsed on access from a memory-mapped chunks.jsonl.
+
+    Parsing every line up front cost seconds at 100,000 chunks (most of an
+    index load); a question needs four. The line offsets are stored beside the
+    file, so ``table[i]`` is one slice and one ``json.loads``.
+    """
+
+    def __init__(self, path: Path, offsets_path: Path) -> None:
+        self._offsets = np.load(offsets_path)
+        if self._offsets.ndim != 1 or self._offsets.shape[0] < 1:
+            raise ValueError("malformed chunk offsets")
+        self._size = int(self._offsets.shape[0]) - 1
+        with path.open("rb") as fh:
+            length = os.fstat(fh.fileno()).st_size
+            if length != int(self._offsets[-1]):
+                raise ValueError("chunks.jsonl does not match its offsets")
+            self._data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if length else b""
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self._size))]
+        if i < 0:
+            i += self._size
+        if not 0 <= i < self._size:
+            raise IndexError(i)
+        r = json.loads(self._data[int(self._offsets[i]) : int(self._offsets[i + 1])])
+        sentences = tuple((int(s), int(e)) for s, e in r["sentences"])
+        return Chunk(r["source"], int(r["start"]), int(r["end"]), r["text"], sentences)
+
+    def __iter__(self) -> Iterator[Chunk]:
+        for i in range(self._size):
+            yield self[i]
 
 
-def load_index(index_dir: Path, embedder: EmbedderInfo, *, verify: bool = True) -> StoredIndex:
+def load_index(
+    index_dir: Path, embedder: EmbedderInfo, *, verify: bool | str = True
+) -> StoredIndex:
     manifest = read_manifest(index_dir)
     if manifest is None:
         raise IndexMissingError(

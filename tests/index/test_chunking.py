@@ -60,6 +60,6 @@ def test_real_tokenizer_never_truncates(seed_index):
 
     embedder = get_embedder()
     index = load_index(seed_index, embedder.info)
-    limit = embedder.model.max_seq_length - 2
+    limit = embedder.max_seq_length - 2
     counts = embedder.count_tokens([c.text for c in index.chunks])
     assert counts and max(counts) <= limit
