@@ -68,14 +68,17 @@ def markdown(runs: list[SystemRun], summaries: list[dict]) -> str:
             rows.append(
                 (f"latency {stage} {p} (ms)", [s["latency_ms"][stage][p] for s in summaries])
             )
-    header = "| metric | " + " | ".join(names) + (" | ratio |" if len(names) == 2 else " |")
-    lines += [header, "|" + " --- |" * (len(names) + 1 + (len(names) == 2))]
+    # With a baseline, the ratio compares the last two columns: the stock
+    # pipeline and ours on the same cases.
+    compare = len(names) >= 2
+    header = "| metric | " + " | ".join(names) + (" | ratio |" if compare else " |")
+    lines += [header, "|" + " --- |" * (len(names) + 1 + compare)]
     for label, values in rows:
         cells = [_fmt(v) for v in values]
         ratio = ""
-        if len(values) == 2 and "latency" in label and values[0] and values[1]:
-            ratio = f" {values[0] / values[1]:.2f} |"
-        elif len(values) == 2:
+        if compare and "latency" in label and values[-2] and values[-1]:
+            ratio = f" {values[-2] / values[-1]:.2f} |"
+        elif compare:
             ratio = " |"
         lines.append(f"| {label} | " + " | ".join(cells) + " |" + ratio)
     lines += ["", "## Accuracy by kind", ""]

@@ -35,7 +35,7 @@ class Sentence:
     row: int  # chunk row
 
 
-@dataclass(frozen=True)
+@dataclass
 class Evidence:
     """The context string shown to the model and the way back to the documents."""
 
@@ -47,6 +47,7 @@ class Evidence:
     offset: np.ndarray
     best_similarity: float  # the best question-sentence cosine among the candidates
     best_chunk_similarity: float
+    scores: tuple[float, ...] = ()  # each chosen sentence's relevance score
 
 
 class SentenceVectors:
@@ -128,7 +129,9 @@ def select_evidence(
     # The best sentence goes last, next to the question: a small model attends
     # most to what it read last (measured: README, "What was tried").
     chosen = [candidates[i] for i in top[::-1]]
-    return _assemble(chosen, float(cosine.max()), max((h.cosine for h in hits), default=0.0))
+    evidence = _assemble(chosen, float(cosine.max()), max((h.cosine for h in hits), default=0.0))
+    evidence.scores = tuple(float(score[i]) for i in top[::-1])
+    return evidence
 
 
 def _assemble(chosen: list[Sentence], best: float, best_chunk: float) -> Evidence:

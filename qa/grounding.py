@@ -139,3 +139,25 @@ def missing_terms(question: str, context: str) -> set[str]:
         if not re.search(rf"(?<![\w]){re.escape(stem)}", flat if term.isdigit() else lowered):
             missing.add(term)
     return missing
+
+
+# Questions that ask for a quantity or a year, and what such an answer holds.
+_NUMERIC_QUESTION = re.compile(
+    r"\b(how (many|much|long|old|far|large|big|tall|high|often|fast)"
+    r"|(what|which|in what) (year|decade|century|percentage|percent|number|amount))\b",
+    re.IGNORECASE,
+)
+_QUANTITY = re.compile(
+    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
+    r"forty|fifty|hundred|thousand|million|billion|trillion|dozens?|half|several|few|many)\b",
+    re.IGNORECASE,
+)
+
+
+def fits_question(answer: str, question: str) -> bool:
+    """False when the question asks for a quantity and the answer names none.
+
+    A small model asked "how many countries" may return the list of countries;
+    that span is real but does not answer what was asked.
+    """
+    return not _NUMERIC_QUESTION.search(question) or bool(_QUANTITY.search(answer))

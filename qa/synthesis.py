@@ -92,10 +92,19 @@ class Generation:
     first_step_mass: float = 0.0  # unconstrained probability of starting inside the evidence
     logprobs: list[float] = field(default_factory=list)  # unconstrained, per chosen token
     prompt_tokens: int = 0
+    stop_logprob: float = -math.inf  # unconstrained, of ending the answer where it ends
+    considered: list[Generation] = field(default_factory=list)  # greedy first, then alternatives
 
     @property
     def mean_logprob(self) -> float:
         return sum(self.logprobs) / len(self.logprobs) if self.logprobs else -math.inf
+
+    @property
+    def total_logprob(self) -> float:
+        """The model's log-likelihood of this whole span, its end included."""
+        if not self.logprobs or self.byte_start < 0:
+            return -math.inf
+        return sum(self.logprobs) + self.stop_logprob
 
 
 class _SpanConstraint:
@@ -121,6 +130,7 @@ class _SpanConstraint:
         self.logprobs: list[float] = []
         self._prev_logp: np.ndarray | None = None
         self.starts: list[int] = []
+        self.first_scores: np.ndarray | None = None  # the constrained opening distribution
 
     def matches(self, generated: bytes) -> list[int]:
         text = generated.lstrip(b" ")
@@ -212,7 +222,21 @@ class _SpanConstraint:
         else:
             mask[self.vocab.stop_ids] = 0.0
         self._prev_logp = logp
+        if not generated_ids:
+            self.first_scores = scores + mask
+            self.opening = (self.first_step_mass, self._p_space, self._mass_without_space, logp)
         return scores + mask
+
+    def restart_after(self, first: _SpanConstraint) -> None:
+        """Take ``first``'s view of step 0, to continue from another opening token."""
+        self.first_step_mass, self._p_space, self._mass_without_space, logp = first.opening
+        self._prev_logp = logp
+
+    def stop_logprob(self) -> float:
+        """Unconstrained log-probability of stopping at the last step."""
+        if self._prev_logp is None:
+            return -math.inf
+        return _logsumexp(self._prev_logp[self.vocab.stop_ids])
 
 
 _WORD_START = re.compile(rb"(?:(?<=[\s(\[\"'])|^)([^\s(\[\"'][^\s]*)", re.MULTILINE)
@@ -234,6 +258,7 @@ def generate_span(
     max_tokens: int = 32,
     on_text: Callable[[str], None] | None = None,
     start_bias: np.ndarray | None = None,
+    alternatives: int = 0,
 ) -> Generation:
     """Decode greedily under the span constraint; ``on_text`` receives pieces as they come."""
     llm = get_llm()
@@ -244,23 +269,71 @@ def generate_span(
         if len(prompt_ids) + max_tokens >= CONTEXT_TOKENS:
             raise ValueError("prompt too long for the model's context")
         constraint = _SpanConstraint(evidence_bytes, vocab, len(prompt_ids), start_bias)
-        out: list[bytes] = []
+        out: list[int] = []
         for token in _tokens(llm, prompt_ids, constraint, max_tokens):
             if token in vocab.stop_ids:
                 break
-            out.append(vocab.pieces[token])
+            out.append(token)
             if on_text is not None:
                 on_text(vocab.pieces[token].decode("utf-8", errors="ignore"))
-    raw = b"".join(out)
+        best = _generation(out, constraint, len(prompt_ids))
+        considered = [best]
+        if alternatives and constraint.first_scores is not None and out:
+            # Greedy decoding commits to a span with its first token. The next
+            # best openings are continued too, from the cached prompt (a few
+            # decode steps each), for the caller to compare whole spans.
+            first = constraint.first_scores
+            stops = set(vocab.stop_ids)
+            for token in np.argsort(-first)[: alternatives + 1]:
+                token = int(token)
+                if token == out[0] or token in stops or not np.isfinite(first[token]):
+                    continue
+                c = _SpanConstraint(evidence_bytes, vocab, len(prompt_ids), start_bias)
+                c.restart_after(constraint)
+                ids = _continue(llm, prompt_ids, token, c, max_tokens, stops)
+                considered.append(_generation(ids, c, len(prompt_ids)))
+        best.considered = considered
+    return best
+
+
+def _generation(ids: list[int], constraint: _SpanConstraint, prompt_tokens: int) -> Generation:
+    vocab = constraint.vocab
+    raw = b"".join(vocab.pieces[t] for t in ids)
     starts = [p for p in constraint.matches(raw) if constraint.at_boundary(p + len(raw.strip()))]
     text = raw.decode("utf-8", errors="ignore").strip()
     return Generation(
         text=text,
         byte_start=starts[0] if (starts and text) else -1,
         first_step_mass=constraint.first_step_mass,
-        logprobs=constraint.logprobs,
-        prompt_tokens=len(prompt_ids),
+        logprobs=list(constraint.logprobs),
+        prompt_tokens=prompt_tokens,
+        stop_logprob=constraint.stop_logprob(),
     )
+
+
+def _continue(
+    llm,
+    prompt_ids: list[int],
+    first: int,
+    constraint: _SpanConstraint,
+    max_tokens: int,
+    stops: set[int],
+) -> list[int]:
+    """Greedy, constrained decoding from ``first``, reusing the prompt's KV cache."""
+    llm.n_tokens = len(prompt_ids)  # rewind: eval() drops the cache past this point
+    ids = [*prompt_ids, first]
+    out = [first]
+    llm.eval([first])
+    n_vocab = llm.n_vocab()
+    while len(out) < max_tokens:
+        logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(n_vocab,)).copy()
+        token = int(np.argmax(constraint(np.asarray(ids), logits)))
+        if token in stops:
+            break
+        ids.append(token)
+        out.append(token)
+        llm.eval([token])
+    return out
 
 
 def _tokens(

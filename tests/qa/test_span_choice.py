@@ -1,0 +1,62 @@
+"""Unit tests of how one answer is chosen among the decoded spans (logic only, no model)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from qa.evidence import Evidence, Sentence
+from qa.grounding import fits_question
+from qa.pipeline import AnswerSettings, Assistant
+from qa.synthesis import Generation
+
+
+def test_quantity_questions_need_a_quantity():
+    assert fits_question("33", "How many countries did it sell to?")
+    assert fits_question("$45.1 million", "How much did Azercosmos export in 2020?")
+    assert fits_question("twelve", "How many moons?")
+    assert not fits_question("France, UK and the USA", "How many countries did it sell to?")
+    assert not fits_question("Dunmore", "In what year was the college founded?")
+    assert fits_question("Dunmore", "In which city is the college?")  # not a quantity question
+
+
+def _evidence(sentences: list[str], scores: list[float]) -> Evidence:
+    text = "\n".join(sentences)
+    owner: list[int] = []
+    for i, s in enumerate(sentences):
+        owner += [i] * len(s) + ([-1] if i < len(sentences) - 1 else [])
+    chosen = tuple(Sentence("doc.txt", 0, len(s), s, 0, i, 0) for i, s in enumerate(sentences))
+    return Evidence(text, chosen, np.array(owner), np.arange(len(owner)), 0.5, 0.5, tuple(scores))
+
+
+def _span(evidence: Evidence, text: str, logprobs: list[float], stop: float) -> Generation:
+    start = evidence.text.index(text)
+    return Generation(
+        text, len(evidence.text[:start].encode()), 0.5, logprobs, 10, stop_logprob=stop
+    )
+
+
+def _assistant(**settings) -> Assistant:
+    a = Assistant.__new__(Assistant)  # no index or models: _choose is pure logic
+    a.settings = AnswerSettings(**settings)
+    return a
+
+
+def test_whole_span_likelihood_and_relevance_decide():
+    ev = _evidence(["It sold to France and Peru.", "It sold to 33 countries."], [0.5, 0.9])
+    greedy = _span(ev, "France and Peru", [-0.1, -0.1, -0.1], -0.1)
+    other = _span(ev, "33", [-0.9], -0.2)
+    greedy.considered = [greedy, other]
+    # Likelihood alone keeps the greedy span (-0.4 against -1.1) ...
+    assert _assistant(relevance_weight=0.0)._choose(greedy, ev, "Where did it sell?") is greedy
+    # ... relevance of the sentence (0.4 apart, weighted) moves to the other one.
+    assert _assistant(relevance_weight=30.0)._choose(greedy, ev, "Where did it sell?") is other
+    # A quantity question never gets the list, whatever the weights.
+    assert _assistant(relevance_weight=0.0)._choose(greedy, ev, "How many countries?") is other
+
+
+def test_no_span_of_the_asked_kind_means_none():
+    ev = _evidence(["It sold to France and Peru."], [0.5])
+    only = _span(ev, "France and Peru", [-0.1], -0.1)
+    only.considered = [only]
+    assert _assistant()._choose(only, ev, "How many countries?") is None
+    assert _assistant()._choose(only, ev, "Where did it sell?") is only
