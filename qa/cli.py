@@ -253,7 +253,7 @@ def serve_cmd(index_dir: str | None, host: str, port: int, auth: str | None) -> 
 @click.option(
     "--baseline-cases",
     type=click.IntRange(0),
-    default=150,
+    default=100,
     show_default=True,
     help="With --baseline on a larger dataset, the stock pipeline answers this many evenly "
     "spaced cases (about 4 s each on 2 cores) and ours is shown on the same ones too; 0: all.",
