@@ -182,6 +182,7 @@ class Assistant:
                 on_text=on_text,
                 start_bias=self._start_prior(evidence, resolved.prompt_question),
                 alternatives=s.alternatives,
+                min_first_step_mass=s.min_first_step_mass,
             )
         except ValueError as exc:
             raise InputError(

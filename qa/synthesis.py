@@ -259,6 +259,7 @@ def generate_span(
     on_text: Callable[[str], None] | None = None,
     start_bias: np.ndarray | None = None,
     alternatives: int = 0,
+    min_first_step_mass: float = 0.0,
 ) -> Generation:
     """Decode greedily under the span constraint; ``on_text`` receives pieces as they come."""
     llm = get_llm()
@@ -278,7 +279,15 @@ def generate_span(
                 on_text(vocab.pieces[token].decode("utf-8", errors="ignore"))
         best = _generation(out, constraint, len(prompt_ids))
         considered = [best]
-        if alternatives and constraint.first_scores is not None and out:
+        # Every span's opening mass is at most the first step's (which counts a
+        # lone opening space in full): below the bar every one of them would be
+        # abstained on, so no alternative is worth decoding.
+        if (
+            alternatives
+            and constraint.first_scores is not None
+            and out
+            and constraint.opening[0] >= min_first_step_mass
+        ):
             # Greedy decoding commits to a span with its first token. The next
             # best openings are continued too, from the cached prompt (a few
             # decode steps each), for the caller to compare whole spans.
@@ -326,6 +335,8 @@ def _continue(
     llm.eval([first])
     n_vocab = llm.n_vocab()
     while len(out) < max_tokens:
+        # The last row of logits, read as llama-cpp-python's own sampler does
+        # (Llama keeps no copy unless logits_all, which would cost 1 MB a token).
         logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(n_vocab,)).copy()
         token = int(np.argmax(constraint(np.asarray(ids), logits)))
         if token in stops:
