@@ -54,7 +54,7 @@ class AnswerSettings(BaseModel, frozen=True):
     # Log-priors on where the answer opens (see README, "What was tried").
     best_sentence_prior: float = 0.0
     question_word_prior: float = 0.0
-    # Spans compared (see README, "How an answer is chosen"): the greedy one and
+    # Spans compared (see README, "Quality and speed"): the greedy one and
     # this many other openings, by the model's likelihood of the whole span plus
     # the retrieval relevance of its sentence and a bonus per token.
     alternatives: int = Field(default=4, ge=0, le=16)
