@@ -35,7 +35,7 @@ class Sentence:
     row: int  # chunk row
 
 
-@dataclass
+@dataclass(frozen=True)
 class Evidence:
     """The context string shown to the model and the way back to the documents."""
 
@@ -129,12 +129,17 @@ def select_evidence(
     # The best sentence goes last, next to the question: a small model attends
     # most to what it read last (measured: README, "What was tried").
     chosen = [candidates[i] for i in top[::-1]]
-    evidence = _assemble(chosen, float(cosine.max()), max((h.cosine for h in hits), default=0.0))
-    evidence.scores = tuple(float(score[i]) for i in top[::-1])
-    return evidence
+    return _assemble(
+        chosen,
+        float(cosine.max()),
+        max((h.cosine for h in hits), default=0.0),
+        tuple(float(score[i]) for i in top[::-1]),
+    )
 
 
-def _assemble(chosen: list[Sentence], best: float, best_chunk: float) -> Evidence:
+def _assemble(
+    chosen: list[Sentence], best: float, best_chunk: float, scores: tuple[float, ...]
+) -> Evidence:
     parts: list[str] = []
     owner: list[int] = []
     offset: list[int] = []
@@ -159,6 +164,7 @@ def _assemble(chosen: list[Sentence], best: float, best_chunk: float) -> Evidenc
         offset=np.array(offset, dtype=np.int64),
         best_similarity=best,
         best_chunk_similarity=best_chunk,
+        scores=scores,
     )
 
 
