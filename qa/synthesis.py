@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -107,6 +108,16 @@ class Generation:
         return sum(self.logprobs) + self.stop_logprob
 
 
+class _Opening(NamedTuple):
+    """Step 0 as the constraint saw it, to continue from another opening token."""
+
+    mass: float  # probability of opening inside the evidence (a lone space counted in full)
+    p_space: float
+    mass_without_space: float
+    logp: np.ndarray  # unconstrained log-probabilities
+    scores: np.ndarray  # constrained scores: which openings exist and how likely
+
+
 class _SpanConstraint:
     """The logits processor: allow only tokens that extend a span of the evidence."""
 
@@ -130,7 +141,7 @@ class _SpanConstraint:
         self.logprobs: list[float] = []
         self._prev_logp: np.ndarray | None = None
         self.starts: list[int] = []
-        self.first_scores: np.ndarray | None = None  # the constrained opening distribution
+        self.opening: _Opening | None = None
 
     def matches(self, generated: bytes) -> list[int]:
         text = generated.lstrip(b" ")
@@ -223,14 +234,18 @@ class _SpanConstraint:
             mask[self.vocab.stop_ids] = 0.0
         self._prev_logp = logp
         if not generated_ids:
-            self.first_scores = scores + mask
-            self.opening = (self.first_step_mass, self._p_space, self._mass_without_space, logp)
+            self.opening = _Opening(
+                self.first_step_mass, self._p_space, self._mass_without_space, logp, scores + mask
+            )
         return scores + mask
 
     def restart_after(self, first: _SpanConstraint) -> None:
         """Take ``first``'s view of step 0, to continue from another opening token."""
-        self.first_step_mass, self._p_space, self._mass_without_space, logp = first.opening
-        self._prev_logp = logp
+        assert first.opening is not None
+        self.first_step_mass = first.opening.mass
+        self._p_space = first.opening.p_space
+        self._mass_without_space = first.opening.mass_without_space
+        self._prev_logp = first.opening.logp
 
     def stop_logprob(self) -> float:
         """Unconstrained log-probability of stopping at the last step."""
@@ -282,16 +297,12 @@ def generate_span(
         # Every span's opening mass is at most the first step's (which counts a
         # lone opening space in full): below the bar every one of them would be
         # abstained on, so no alternative is worth decoding.
-        if (
-            alternatives
-            and constraint.first_scores is not None
-            and out
-            and constraint.opening[0] >= min_first_step_mass
-        ):
+        opening = constraint.opening
+        if alternatives and opening is not None and out and opening.mass >= min_first_step_mass:
             # Greedy decoding commits to a span with its first token. The next
             # best openings are continued too, from the cached prompt (a few
             # decode steps each), for the caller to compare whole spans.
-            first = constraint.first_scores
+            first = opening.scores
             stops = set(vocab.stop_ids)
             for token in np.argsort(-first)[: alternatives + 1]:
                 token = int(token)
