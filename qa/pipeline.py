@@ -56,10 +56,9 @@ class AnswerSettings(BaseModel, frozen=True):
     question_word_prior: float = 0.0
     # Spans compared (see README, "Quality and speed"): the greedy one and
     # this many other openings, by the model's likelihood of the whole span plus
-    # the retrieval relevance of its sentence and a bonus per token.
+    # the weighted retrieval relevance of its sentence.
     alternatives: int = Field(default=4, ge=0, le=16)
     relevance_weight: float = 30.0
-    length_bonus: float = 0.0
 
 
 def validate_question(question: str) -> str:
@@ -222,11 +221,11 @@ class Assistant:
         return prior
 
     def _choose(self, gen: Generation, evidence: Evidence, question: str) -> Generation | None:
-        """The best of the spans decoded, by likelihood, relevance and length.
+        """The best of the spans decoded, by likelihood and relevance.
 
-        The model's likelihood of a whole span favours short ones and does not
-        know which sentence retrieval trusted most; both corrections are
-        weighted by values chosen on development data. A span that cannot
+        The model's likelihood of a whole span does not know which sentence
+        retrieval trusted most; that correction is weighted by a value chosen
+        on development data. A span that cannot
         answer the kind of question asked (no quantity for "how many") is
         never chosen; None when no span can.
         """
@@ -239,18 +238,13 @@ class Assistant:
             return None
         if len(spans) == 1:
             return spans[0]
-        raw = evidence.text.encode("utf-8")
         top = max(evidence.scores, default=0.0)
 
         def value(g: Generation) -> float:
-            at = len(raw[: g.byte_start].decode("utf-8", errors="ignore"))
+            at = _char_offset(evidence, g.byte_start)
             owner = int(evidence.owner[at]) if at < len(evidence.owner) else -1
             relevance = evidence.scores[owner] - top if evidence.scores and owner >= 0 else 0.0
-            return (
-                g.total_logprob
-                + s.relevance_weight * relevance
-                + s.length_bonus * (len(g.logprobs) + 1)
-            )
+            return g.total_logprob + s.relevance_weight * relevance
 
         return max(spans, key=value)  # the first (greedy) wins ties
 
@@ -287,8 +281,7 @@ def warm_up() -> None:
 
 def _locate(gen: Generation, evidence: Evidence) -> tuple[int, int] | None:
     """Character span of the generated text in the evidence, trimmed of stray punctuation."""
-    raw = evidence.text.encode("utf-8")
-    start = len(raw[: gen.byte_start].decode("utf-8", errors="ignore"))
+    start = _char_offset(evidence, gen.byte_start)
     if not evidence.text.startswith(gen.text, start):
         found = evidence.text.find(gen.text)
         if found < 0:
@@ -311,6 +304,11 @@ def _locate(gen: Generation, evidence: Evidence) -> tuple[int, int] | None:
     if end <= start:
         return None
     return start, end
+
+
+def _char_offset(evidence: Evidence, byte_offset: int) -> int:
+    """The evidence character at a byte offset of its UTF-8 text (where decoding works)."""
+    return len(evidence.text.encode("utf-8")[:byte_offset].decode("utf-8", errors="ignore"))
 
 
 def _abbreviation(text: str, end: int) -> bool:
