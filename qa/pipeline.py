@@ -132,8 +132,7 @@ class Assistant:
         warm_up()  # one-time model loading is not this question's latency
         t0 = time.perf_counter()
         resolved = resolve(question, history)
-        qvec = self.embedder.embed_query(resolved.retrieval_query)
-        hits = retriever.retrieve(resolved.retrieval_query, s.chunks, query_vector=qvec)
+        hits, qvec = retriever.retrieve_with_vector(resolved.retrieval_query, s.chunks)
         evidence = select_evidence(
             resolved.prompt_question, qvec, hits, self.embedder, max_sentences=s.evidence_sentences
         )

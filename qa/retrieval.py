@@ -45,6 +45,15 @@ class HybridRetriever:
     def retrieve(
         self, query: str, k: int = 4, *, query_vector: np.ndarray | None = None
     ) -> list[Hit]:
+        return self.retrieve_with_vector(query, k, query_vector=query_vector)[0]
+
+    def retrieve_with_vector(
+        self, query: str, k: int = 4, *, query_vector: np.ndarray | None = None
+    ) -> tuple[list[Hit], np.ndarray]:
+        """The fused hits and the query's vector (callers score sentences with it too)."""
+        # Run one after the other: the keyword search in a thread beside the
+        # embedding was measured slower on 2 cores (it competes with
+        # onnxruntime's own threads), not faster.
         qvec = self.embedder.embed_query(query) if query_vector is None else query_vector
         dense = self.index.vectors.search(qvec, self.depth)
         keyword = self.index.keywords.search(query, self.depth)
@@ -54,9 +63,10 @@ class HybridRetriever:
                 fused[row] = fused.get(row, 0.0) + weight / (RRF_K + rank + 1)
         rows = sorted(fused, key=lambda r: (-fused[r], r))[:k]
         if not rows:
-            return []
+            return [], qvec
         cosines = np.asarray(self.index.embeddings[rows], dtype=np.float32) @ qvec
-        return [
+        hits = [
             Hit(row, self.index.chunks[row], fused[row], float(cos))
             for row, cos in zip(rows, cosines, strict=True)
         ]
+        return hits, qvec

@@ -284,6 +284,7 @@ def generate_span(
         prompt_ids = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=False)
         if len(prompt_ids) + max_tokens >= CONTEXT_TOKENS:
             raise ValueError("prompt too long for the model's context")
+        _start_from_prefix(llm, prompt_ids)
         constraint = _SpanConstraint(evidence_bytes, vocab, len(prompt_ids), start_bias)
         out: list[int] = []
         for token in _tokens(llm, prompt_ids, constraint, max_tokens):
@@ -314,6 +315,46 @@ def generate_span(
                 considered.append(_generation(ids, c, len(prompt_ids)))
         best.considered = considered
     return best
+
+
+# (id of the Llama, the prefix tokens it evaluated on their own), see _start_from_prefix
+_prefix_state: tuple[int, tuple[int, ...]] | None = None
+
+
+def _start_from_prefix(llm, prompt_ids: list[int]) -> None:
+    """Leave only the few-shot prefix in the KV cache, as evaluated on its own.
+
+    llama-cpp-python reuses the longest cached prefix of the previous prompt.
+    Logits computed after a longer reused stretch (a follow-up with the same
+    evidence) differ in the last bits from a fresh evaluation, and near-ties
+    between candidate spans then flipped with whatever was asked before (seen
+    on the seed suite). Evaluating the prefix once by itself and every
+    question's own part from there makes an answer a function of its prompt
+    alone; the cost is re-reading evidence a follow-up shares with its
+    predecessor.
+    """
+    global _prefix_state
+    prefix = _prefix_tokens(llm)
+    shared = 0
+    for a, b in zip(prefix, prompt_ids, strict=False):
+        if a != b:
+            break
+        shared += 1
+    shared = min(shared, len(prompt_ids) - 1)  # generate() must evaluate at least one token
+    key = (id(llm), tuple(prompt_ids[:shared]))
+    cached = list(llm.input_ids[: llm.n_tokens])
+    if shared and _prefix_state == key and cached[:shared] == list(key[1]):
+        llm.n_tokens = shared
+        return
+    llm.reset()
+    if shared:
+        llm.eval(prompt_ids[:shared])
+        _prefix_state = key
+
+
+def _prefix_tokens(llm) -> list[int]:
+    text = few_shot_prefix().rstrip("\n")  # as build_prompt places it
+    return llm.tokenize(text.encode("utf-8"), add_bos=True, special=False)
 
 
 def _generation(ids: list[int], constraint: _SpanConstraint, prompt_tokens: int) -> Generation:
