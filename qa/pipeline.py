@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -20,6 +21,7 @@ from pydantic import BaseModel, Field
 from index import get_embedder, load_index, resolve_index_dir
 from index.errors import InputError
 
+from . import ranking
 from .chat import Resolved, Turn, resolve
 from .evidence import Evidence, select_evidence
 from .grounding import (
@@ -55,10 +57,9 @@ class AnswerSettings(BaseModel, frozen=True):
     best_sentence_prior: float = 0.0
     question_word_prior: float = 0.0
     # Spans compared (see README, "Quality and speed"): the greedy one and
-    # this many other openings, by the model's likelihood of the whole span plus
-    # the weighted retrieval relevance of its sentence.
+    # this many other openings, ranked by qa/ranking.py.
     alternatives: int = Field(default=4, ge=0, le=16)
-    relevance_weight: float = 30.0
+    ranker_weights: tuple[float, ...] = tuple(ranking.WEIGHTS)
 
 
 def validate_question(question: str) -> str:
@@ -186,10 +187,10 @@ class Assistant:
             raise InputError(
                 "The question and its context are too long for the model; ask a shorter question."
             ) from exc
-        chosen = self._choose(gen, evidence, resolved.prompt_question)
-        if chosen is None:
+        choice = self._choose(gen, evidence, resolved.prompt_question)
+        if choice is None:
             return done("", True, "no span of the kind asked for (a quantity)")
-        gen = chosen
+        gen = choice.gen
         signals["opening_mass"] = gen.first_step_mass
         signals["tokens"] = float(len(gen.logprobs) + 1)
         signals["mean_logprob"] = gen.mean_logprob if gen.logprobs else -99.0
@@ -219,35 +220,34 @@ class Assistant:
             prior[b0] = value
         return prior
 
-    def _choose(self, gen: Generation, evidence: Evidence, question: str) -> Generation | None:
-        """The best of the spans decoded, by likelihood and relevance.
+    def _choose(self, gen: Generation, evidence: Evidence, question: str) -> Choice | None:
+        """The best of the spans decoded (qa/ranking.py), or None when none fits the question.
 
-        The model's likelihood of a whole span does not know which sentence
-        retrieval trusted most; that correction is weighted by a value chosen
-        on development data. A span that cannot
-        answer the kind of question asked (no quantity for "how many") is
-        never chosen; None when no span can.
+        A span that cannot answer the kind of question asked (no quantity for
+        "how many") is never chosen.
         """
-        s = self.settings
         spans = [g for g in (gen.considered or [gen]) if g.byte_start >= 0 and g.text]
-        if not spans:
-            return gen  # _decide reports that the model gave no answer
-        spans = [g for g in spans if fits_question(g.text, question)]
-        if not spans:
+        located = [(g, f) for g in spans if (f := _span_facts(g, evidence, g is gen)) is not None]
+        if not located:
+            return Choice(gen, None, 0.0, 0)  # _decide reports that no answer was found
+        fitting = [(g, f) for g, f in located if fits_question(f.text, question)]
+        if not fitting:
             return None
-        if len(spans) == 1:
-            return spans[0]
-        top = max(evidence.scores, default=0.0)
+        facts = [f for _g, f in fitting]
+        scores = ranking.scores(question, facts, self.settings.ranker_weights)
+        order = np.argsort(-scores, kind="stable")
+        margin = float(scores[order[0]] - scores[order[1]]) if len(order) > 1 else np.inf
+        g, f = fitting[int(order[0])]
+        return Choice(g, f, margin, len(located))
 
-        def value(g: Generation) -> float:
-            at = _char_offset(evidence, g.byte_start)
-            owner = int(evidence.owner[at]) if at < len(evidence.owner) else -1
-            relevance = evidence.scores[owner] - top if evidence.scores and owner >= 0 else 0.0
-            return g.total_logprob + s.relevance_weight * relevance
-
-        return max(spans, key=value)  # the first (greedy) wins ties
-
-    def _decide(self, gen: Generation, evidence: Evidence, question: str, resolved: Resolved, done):
+    def _decide(
+        self,
+        gen: Generation,
+        evidence: Evidence,
+        question: str,
+        resolved: Resolved,
+        done,
+    ):
         s = self.settings
         if gen.byte_start < 0 or not gen.text:
             return done("", True, "the model gave no answer")
@@ -303,6 +303,37 @@ def _locate(gen: Generation, evidence: Evidence) -> tuple[int, int] | None:
     if end <= start:
         return None
     return start, end
+
+
+class Choice(NamedTuple):
+    gen: Generation
+    facts: ranking.SpanFacts | None  # None: no decoded span was found in the evidence
+    margin: float  # its ranking score minus the runner-up's (inf when alone)
+    spans: int  # decoded spans found in the evidence
+
+
+def _span_facts(gen: Generation, evidence: Evidence, greedy: bool) -> ranking.SpanFacts | None:
+    """What the ranker needs about one decoded span; None if it is not found in the evidence."""
+    span = _locate(gen, evidence)
+    if span is None:
+        return None
+    start, end = span
+    owner = int(evidence.owner[start])
+    if owner < 0:
+        return None
+    sentence = np.nonzero(evidence.owner == owner)[0]
+    s0, s1 = int(sentence[0]), int(sentence[-1]) + 1
+    top = max(evidence.scores, default=0.0)
+    return ranking.SpanFacts(
+        text=evidence.text[start:end],
+        total_logprob=gen.total_logprob,
+        mean_logprob=gen.mean_logprob,
+        tokens=len(gen.logprobs),
+        relevance=evidence.scores[owner] - top if evidence.scores else 0.0,
+        greedy=greedy,
+        sentence=evidence.text[s0:s1],
+        start_in_sentence=start - s0,
+    )
 
 
 def _char_offset(evidence: Evidence, byte_offset: int) -> int:

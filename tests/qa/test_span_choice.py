@@ -7,6 +7,7 @@ import numpy as np
 from qa.evidence import Evidence, Sentence
 from qa.grounding import fits_question
 from qa.pipeline import AnswerSettings, Assistant
+from qa.ranking import weights_of
 from qa.synthesis import Generation
 
 
@@ -41,17 +42,26 @@ def _assistant(**settings) -> Assistant:
     return a
 
 
+def _chosen(weights, gen, ev, question):
+    choice = _assistant(ranker_weights=weights)._choose(gen, ev, question)
+    return None if choice is None else choice.gen
+
+
 def test_whole_span_likelihood_and_relevance_decide():
     ev = _evidence(["It sold to France and Peru.", "It sold to 33 countries."], [0.5, 0.9])
     greedy = _span(ev, "France and Peru", [-0.1, -0.1, -0.1], -0.1)
     other = _span(ev, "33", [-0.9], -0.2)
     greedy.considered = [greedy, other]
+    likelihood = weights_of(total_logprob=1.0)
     # Likelihood alone keeps the greedy span (-0.4 against -1.1) ...
-    assert _assistant(relevance_weight=0.0)._choose(greedy, ev, "Where did it sell?") is greedy
+    assert _chosen(likelihood, greedy, ev, "Where did it sell?") is greedy
     # ... relevance of the sentence (0.4 apart, weighted) moves to the other one.
-    assert _assistant(relevance_weight=30.0)._choose(greedy, ev, "Where did it sell?") is other
+    relevant = weights_of(total_logprob=1.0, relevance=30.0)
+    assert _chosen(relevant, greedy, ev, "Where did it sell?") is other
     # A quantity question never gets the list, whatever the weights.
-    assert _assistant(relevance_weight=0.0)._choose(greedy, ev, "How many countries?") is other
+    assert _chosen(likelihood, greedy, ev, "How many countries?") is other
+    choice = _assistant(ranker_weights=relevant)._choose(greedy, ev, "Where did it sell?")
+    assert choice.spans == 2 and choice.margin > 0 and choice.facts.text == "33"
 
 
 def test_no_span_of_the_asked_kind_means_none():
@@ -59,4 +69,5 @@ def test_no_span_of_the_asked_kind_means_none():
     only = _span(ev, "France and Peru", [-0.1], -0.1)
     only.considered = [only]
     assert _assistant()._choose(only, ev, "How many countries?") is None
-    assert _assistant()._choose(only, ev, "Where did it sell?") is only
+    choice = _assistant()._choose(only, ev, "Where did it sell?")
+    assert choice.gen is only and choice.margin == float("inf")

@@ -1,0 +1,342 @@
+"""Fit the span ranker's weights (qa/ranking.py) on SQuAD v2 development data.
+
+Two steps, because decoding is the slow part and fitting is instant:
+
+    python -m eval.fit_ranker dump ../shared/benchmarks/squad-v2-dev-subset.json \\
+        --every 3 --offset 2 out/ranker/train.json
+    python -m eval.fit_ranker dump ... --every 3 --offset 0 out/ranker/valid.json
+    python -m eval.fit_ranker fit out/ranker/train.json out/ranker/valid.json
+
+``dump`` runs the real retrieval and decoding for every question of one split
+and writes every candidate span with the facts the ranker sees; ``fit``
+chooses weights that maximise the expected F1 of the chosen span on the
+training split's answerable questions (a softmax over each question's spans,
+L2-regularised), then reports the choice's F1 on both splits beside the
+current rule. Nothing in it names a question or an answer.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+import numpy as np
+
+from qa.ranking import (
+    CONFIDENCE_FEATURES,
+    FEATURES,
+    SpanFacts,
+    confidence_features,
+    features,
+)
+
+
+def _facts(row: dict) -> list[SpanFacts]:
+    out = []
+    top = max(row["sent_scores"])
+    for i, c in enumerate(row["cands"]):
+        if not c["span"]:
+            continue
+        start, _end = c["span"]
+        k = c["owners"][0] if c["owners"] else len(row["sent_spans"]) - 1
+        s0, s1 = row["sent_spans"][k]
+        out.append(
+            SpanFacts(
+                text=c["text"],
+                total_logprob=c["total"],
+                mean_logprob=c["mean"],
+                tokens=c["n"],
+                relevance=row["sent_scores"][k] - top,
+                greedy=i == 0,
+                sentence=row["evidence"][s0 : s1 + 1],
+                start_in_sentence=start - s0,
+            )
+        )
+    return out
+
+
+@click.group()
+def cli() -> None:
+    """Dump candidate spans and fit the ranker's weights."""
+
+
+@cli.command()
+@click.argument("dataset", type=click.Path(exists=True, dir_okay=False))
+@click.argument("out", type=click.Path(dir_okay=False))
+@click.option("--every", default=3, show_default=True)
+@click.option("--offset", default=0, show_default=True)
+def dump(dataset: str, out: str, every: int, offset: int) -> None:
+    """Decode every question of one split and write its candidate spans."""
+    from tqdm import tqdm
+
+    from eval.datasets import load_dataset
+    from eval.runner import prepare_index
+    from qa.chat import resolve
+    from qa.evidence import select_evidence
+    from qa.grounding import fits_question, missing_terms
+    from qa.pipeline import Assistant, _locate, validate_question
+    from qa.synthesis import build_prompt, generate_span
+
+    ds = load_dataset(dataset)
+    cases = ds.cases[offset::every]
+    index_dir, holder = prepare_index(ds)
+    assistant = Assistant(index_dir)
+    s = assistant.settings
+    rows = []
+    try:
+        for item in tqdm(cases, desc="Decoding", unit="question"):
+            q = item.case.question
+            r = resolve(validate_question(q), ())
+            hits, qvec = assistant.retriever().retrieve_with_vector(r.retrieval_query, s.chunks)
+            ev = select_evidence(
+                r.prompt_question,
+                qvec,
+                hits,
+                assistant.embedder,
+                max_sentences=s.evidence_sentences,
+            )
+            row = {"id": item.case.id, "q": q, "golds": list(item.golds)}
+            rows.append(row)
+            if ev is None:
+                continue
+            row["sim"] = ev.best_similarity
+            row["missing"] = sorted(
+                missing_terms(r.prompt_question, " ".join(h.chunk.text for h in hits))
+            )
+            row["sent_scores"] = list(ev.scores)
+            row["evidence"] = ev.text
+            row["sent_spans"] = [
+                [int(i) for i in np.nonzero(ev.owner == k)[0][[0, -1]]]
+                for k in range(len(ev.sentences))
+            ]
+            prompt = build_prompt(ev.text, r.prompt_question, r.previous)
+            gen = generate_span(
+                prompt, ev.text, max_tokens=s.max_answer_tokens, alternatives=s.alternatives
+            )
+            row["cands"] = []
+            for g in gen.considered or [gen]:
+                span = _locate(g, ev) if g.byte_start >= 0 and g.text else None
+                text = ev.text[span[0] : span[1]] if span else ""
+                if span and not fits_question(text, q):
+                    span, text = None, ""
+                owners = (
+                    sorted({int(o) for o in ev.owner[span[0] : span[1]] if o >= 0}) if span else []
+                )
+                row["cands"].append(
+                    {
+                        "text": text,
+                        "span": list(span) if span else None,
+                        "owners": owners,
+                        "total": g.total_logprob,
+                        "mean": g.mean_logprob,
+                        "n": len(g.logprobs),
+                        "mass": g.first_step_mass,
+                    }
+                )
+    finally:
+        holder.cleanup()
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(rows), encoding="utf-8")
+    click.echo(f"{len(rows)} questions written to {out}")
+
+
+def _problems(rows: list[dict]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per answerable question: its spans' features and each span's F1 against the golds."""
+    from eval.metrics import best_over_golds, f1
+
+    out = []
+    for row in rows:
+        facts = _facts(row) if row.get("golds") and "cands" in row else []
+        if facts:
+            x = np.stack([features(row["q"], f) for f in facts])
+            y = np.array([best_over_golds(f1, f.text, row["golds"]) for f in facts])
+            out.append((x, y))
+    return out
+
+
+def _fit(problems: list[tuple[np.ndarray, np.ndarray]], l2: float) -> np.ndarray:
+    """Weights maximising the softmax-expected F1 of the chosen span (L-BFGS)."""
+    from scipy.optimize import minimize
+
+    train = [(x, y) for x, y in problems if y.max() > 0]  # nothing to learn from the rest
+    x = np.concatenate([x for x, _ in train])
+    y = np.concatenate([y for _, y in train])
+    group = np.repeat(np.arange(len(train)), [len(y) for _, y in train])
+    starts = np.r_[0, np.cumsum([len(y) for _, y in train])[:-1]]
+    scale = x.std(axis=0)
+    scale[scale == 0] = 1.0
+    x = x / scale
+    n = len(train)
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        z = x @ w
+        p = np.exp(z - np.maximum.reduceat(z, starts)[group])
+        p /= np.add.reduceat(p, starts)[group]
+        expected = np.add.reduceat(p * y, starts)  # per question
+        grad = -(x.T @ (p * (y - expected[group])))
+        return -expected.sum() / n + l2 * (w @ w), grad / n + 2 * l2 * w
+
+    w = minimize(loss, np.zeros(x.shape[1]), jac=True, method="L-BFGS-B").x
+    return w / scale
+
+
+def _choice_f1(problems: list[tuple[np.ndarray, np.ndarray]], w: np.ndarray) -> float:
+    return float(np.mean([y[int(np.argmax(x @ w))] for x, y in problems]))
+
+
+def _cross_validated(problems, l2: float, folds: int, columns: list[int]) -> float:
+    got = []
+    for k in range(folds):
+        held = [(x[:, columns], y) for i, (x, y) in enumerate(problems) if i % folds == k]
+        rest = [(x[:, columns], y) for i, (x, y) in enumerate(problems) if i % folds != k]
+        got += [_choice_f1([p], _fit(rest, l2)) for p in held]
+    return float(np.mean(got))
+
+
+@cli.command()
+@click.argument("train", type=click.Path(exists=True, dir_okay=False))
+@click.option("--folds", default=5, show_default=True)
+def fit(train: str, folds: int) -> None:
+    """Cross-validate on TRAIN, then fit on all of it (F1 of the chosen span, answerable)."""
+    from qa.ranking import WEIGHTS
+
+    rows = json.loads(Path(train).read_text(encoding="utf-8"))
+    problems = _problems(rows)
+    every = list(range(len(FEATURES)))
+    likelihood = np.eye(len(FEATURES))[FEATURES.index("total_logprob")]
+    oracle = float(np.mean([y.max() for _x, y in problems]))
+    click.echo(f"{len(problems)} answerable questions; best span among those decoded: {oracle:.3f}")
+    click.echo(f"  likelihood only:            {_choice_f1(problems, likelihood):.3f}")
+    click.echo(f"  current weights:            {_choice_f1(problems, np.asarray(WEIGHTS)):.3f}")
+    scores = {}
+    for l2 in (0.001, 0.01, 0.1):
+        scores[l2] = _cross_validated(problems, l2, folds, every)
+        click.echo(f"  fitted, l2={l2:<6} ({folds}-fold): {scores[l2]:.3f}")
+    l2 = max(scores, key=scores.get)
+    for name in FEATURES:
+        columns = [i for i in every if FEATURES[i] != name]
+        value = _cross_validated(problems, l2, folds, columns)
+        click.echo(f"  without {name:20s} {value:.3f}")
+    w = _fit(problems, l2)
+    click.echo(f"weights fitted on all {len(problems)} (l2={l2}):")
+    for name, value in zip(FEATURES, w, strict=True):
+        click.echo(f"    {name:18s} {value:+.4f}")
+    cw, bias = _fit_confidence(rows, w, folds)
+    click.echo("confidence weights fitted on all (answer when >= 0):")
+    for name, value in zip(CONFIDENCE_FEATURES, cw, strict=True):
+        click.echo(f"    {name:18s} {value:+.4f}")
+    click.echo(f"    {'bias':18s} {bias:+.4f}")
+
+
+MIN_SIMILARITY = 0.20  # the pipeline's hard rules (qa/pipeline.py AnswerSettings)
+MIN_OPENING_MASS = 0.20
+
+
+def _confidence_data(rows: list[dict], w: np.ndarray):
+    """Per question that passes the hard rules: its confidence features and what
+    answering (F1 of the chosen span, or 0 if unanswerable) and abstaining (1 if
+    unanswerable) would score. Also the summed score of the hard-rule abstentions."""
+    from eval.metrics import best_over_golds, f1
+    from qa.grounding import echoes_question
+
+    xs, answer, abstain, fixed, count = [], [], [], 0.0, 0
+    for row in rows:
+        count += 1
+        facts = _facts(row) if "cands" in row else []
+        hard = (
+            not facts
+            or row["missing"]
+            or row["sim"] < MIN_SIMILARITY
+            or row["cands"][0]["mass"] < MIN_OPENING_MASS
+        )
+        if not hard:
+            scores = np.array([features(row["q"], f) @ w for f in facts])
+            order = np.argsort(-scores, kind="stable")
+            chosen = facts[order[0]]
+            hard = echoes_question(chosen.text, row["q"])
+        if hard:
+            fixed += 0.0 if row["golds"] else 1.0
+            continue
+        margin = scores[order[0]] - scores[order[1]] if len(facts) > 1 else np.inf
+        xs.append(
+            confidence_features(
+                row["sim"],
+                row["cands"][0]["mass"],
+                chosen,
+                margin,
+                max(row["sent_scores"]),
+                len(facts),
+            )
+        )
+        answer.append(best_over_golds(f1, chosen.text, row["golds"]) if row["golds"] else 0.0)
+        abstain.append(0.0 if row["golds"] else 1.0)
+    return np.stack(xs), np.array(answer), np.array(abstain), fixed, count
+
+
+def _logistic(x: np.ndarray, y: np.ndarray, weight: np.ndarray, l2: float):
+    """Weighted, L2-regularised logistic regression on standardised features."""
+    from scipy.optimize import minimize
+
+    mu, sd = x.mean(axis=0), x.std(axis=0)
+    sd[sd == 0] = 1.0
+    z = (x - mu) / sd
+    sign = 2 * y - 1
+
+    def loss(wb: np.ndarray) -> tuple[float, np.ndarray]:
+        m = sign * (z @ wb[:-1] + wb[-1])
+        lo = np.logaddexp(0, -m)
+        g = -weight * sign / (1 + np.exp(m))
+        grad = np.r_[z.T @ g, g.sum()] / len(y)
+        grad[:-1] += 2 * l2 * wb[:-1]
+        return float(weight @ lo) / len(y) + l2 * (wb[:-1] @ wb[:-1]), grad
+
+    wb = minimize(loss, np.zeros(x.shape[1] + 1), jac=True, method="L-BFGS-B").x
+    return wb[:-1] / sd, wb[-1] - (wb[:-1] / sd) @ mu  # raw weights and bias
+
+
+def _fit_confidence(rows: list[dict], w: np.ndarray, folds: int) -> tuple[np.ndarray, float]:
+    x, answer, abstain, fixed, count = _confidence_data(rows, w)
+    gain = answer - abstain
+    y, weight = (gain > 0).astype(float), np.abs(gain) + 1e-3
+
+    has = abstain == 0
+    answerable = sum(1 for r in rows if r["golds"])
+
+    def f1_of(decide: np.ndarray) -> float:
+        return float((fixed + np.where(decide, answer, abstain).sum()) / count)
+
+    def has_f1(decide: np.ndarray) -> float:
+        return float(np.where(decide & has, answer, 0).sum() / answerable)
+
+    click.echo(f"abstention: {len(y)} questions past the hard rules; overall F1 if")
+    every = np.ones(len(y), bool)
+    click.echo(f"  every one is answered:       {f1_of(every):.3f}  HasAns F1 {has_f1(every):.3f}")
+    old = x[:, CONFIDENCE_FEATURES.index("mean_logprob")] >= -3.0
+    click.echo(f"  mean log-p >= -3 (the old rule): {f1_of(old):.3f}  HasAns F1 {has_f1(old):.3f}")
+    best = None
+    for l2 in (0.01, 0.1):
+        for shift in (-2.0, -1.5, -1.0, -0.75, -0.5, -0.25, 0.0):
+            decide = np.zeros(len(y), bool)
+            for k in range(folds):
+                held = np.arange(len(y)) % folds == k
+                wr, b = _logistic(x[~held], y[~held], weight[~held], l2)
+                decide[held] = x[held] @ wr + b - shift > 0
+            value, hf = f1_of(decide), has_f1(decide)
+            click.echo(
+                f"  fitted, l2={l2}, shift {shift:+.2f} ({folds}-fold): {value:.3f}"
+                f"  HasAns F1 {hf:.3f}  (answers {decide.mean():.0%})"
+            )
+            # The best overall F1 that keeps HasAns F1 within 5 points of the
+            # old rule's: overall F1 alone is maximised by answering almost
+            # nothing, which no user wants.
+            if hf >= has_f1(old) - 0.05 and (best is None or value > best[0]):
+                best = (value, l2, shift)
+    _value, l2, shift = best
+    wr, b = _logistic(x, y, weight, l2)
+    return wr, float(b - shift)
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

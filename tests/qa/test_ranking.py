@@ -1,0 +1,58 @@
+"""The span ranker's features and its fit (logic only: no model)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from eval.fit_ranker import _choice_f1, _fit
+from qa.ranking import FEATURES, SpanFacts, best, features, weights_of
+
+SENTENCE = (
+    "In 1998 the company Azercosmos sealed cooperation agreements with SatADSL and Globecast."
+)
+
+
+def _facts(text: str, total: float = -5.0, greedy: bool = False) -> SpanFacts:
+    return SpanFacts(text, total, total / 3, 3, 0.0, greedy, SENTENCE, SENTENCE.index(text))
+
+
+def _feature(question: str, text: str, name: str) -> float:
+    return float(features(question, _facts(text))[FEATURES.index(name)])
+
+
+def test_span_facts_read_like_a_squad_reader_would():
+    q = "Who did Azercosmos seal cooperation agreements with?"
+    # The answer sits next to the question's words and does not repeat them.
+    assert _feature(q, "SatADSL and Globecast", "repeats_question") == 0.0
+    assert _feature(q, "cooperation agreements", "repeats_question") == 1.0
+    assert _feature(q, "SatADSL and Globecast", "distance") == np.log1p(1)  # "with" between
+    assert _feature(q, "1998", "distance") > _feature(q, "SatADSL and Globecast", "distance")
+    # A "who" question wants a name; a "when" question a number.
+    assert _feature(q, "SatADSL and Globecast", "type_match") == 1.0
+    assert _feature("When were the agreements sealed?", "1998", "type_match") == 1.0
+    assert _feature("When were the agreements sealed?", "SatADSL", "type_match") == -1.0
+    assert _feature("What did Azercosmos seal?", "1998", "type_match") == 0.0
+    assert _feature(q, SENTENCE.rstrip("."), "whole_sentence") == 1.0
+
+
+def test_weights_decide_and_first_wins_ties():
+    spans = [_facts("1998", -2.0, greedy=True), _facts("SatADSL and Globecast", -4.0)]
+    q = "Who did Azercosmos seal cooperation agreements with?"
+    assert best(q, spans, weights_of(total_logprob=1.0)) == 0
+    assert best(q, spans, weights_of(total_logprob=1.0, type_match=5.0)) == 1
+    assert best(q, spans, weights_of()) == 0
+
+
+def test_fit_learns_which_feature_marks_the_right_span():
+    rng = np.random.default_rng(0)
+    problems = []
+    for _ in range(60):
+        x = rng.normal(size=(4, len(FEATURES)))
+        right = int(rng.integers(4))
+        x[right, FEATURES.index("type_match")] += 3.0  # the right span has the right shape
+        y = np.zeros(4)
+        y[right] = 1.0
+        problems.append((x, y))
+    w = _fit(problems, l2=0.01)
+    assert int(np.argmax(np.abs(w))) == FEATURES.index("type_match")
+    assert _choice_f1(problems, w) > 0.9 > _choice_f1(problems, np.asarray(weights_of(greedy=1)))
