@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -187,10 +186,10 @@ class Assistant:
             raise InputError(
                 "The question and its context are too long for the model; ask a shorter question."
             ) from exc
-        choice = self._choose(gen, evidence, resolved.prompt_question)
-        if choice is None:
+        chosen = self._choose(gen, evidence, resolved.prompt_question)
+        if chosen is None:
             return done("", True, "no span of the kind asked for (a quantity)")
-        gen = choice.gen
+        gen = chosen
         signals["opening_mass"] = gen.first_step_mass
         signals["tokens"] = float(len(gen.logprobs) + 1)
         signals["mean_logprob"] = gen.mean_logprob if gen.logprobs else -99.0
@@ -220,7 +219,7 @@ class Assistant:
             prior[b0] = value
         return prior
 
-    def _choose(self, gen: Generation, evidence: Evidence, question: str) -> Choice | None:
+    def _choose(self, gen: Generation, evidence: Evidence, question: str) -> Generation | None:
         """The best of the spans decoded (qa/ranking.py), or None when none fits the question.
 
         A span that cannot answer the kind of question asked (no quantity for
@@ -229,16 +228,12 @@ class Assistant:
         spans = [g for g in (gen.considered or [gen]) if g.byte_start >= 0 and g.text]
         located = [(g, f) for g in spans if (f := _span_facts(g, evidence, g is gen)) is not None]
         if not located:
-            return Choice(gen, None, 0.0, 0)  # _decide reports that no answer was found
+            return gen  # _decide reports that no answer was found in the evidence
         fitting = [(g, f) for g, f in located if fits_question(f.text, question)]
         if not fitting:
             return None
-        facts = [f for _g, f in fitting]
-        scores = ranking.scores(question, facts, self.settings.ranker_weights)
-        order = np.argsort(-scores, kind="stable")
-        margin = float(scores[order[0]] - scores[order[1]]) if len(order) > 1 else np.inf
-        g, f = fitting[int(order[0])]
-        return Choice(g, f, margin, len(located))
+        best = ranking.best(question, [f for _g, f in fitting], self.settings.ranker_weights)
+        return fitting[best][0]
 
     def _decide(
         self,
@@ -303,13 +298,6 @@ def _locate(gen: Generation, evidence: Evidence) -> tuple[int, int] | None:
     if end <= start:
         return None
     return start, end
-
-
-class Choice(NamedTuple):
-    gen: Generation
-    facts: ranking.SpanFacts | None  # None: no decoded span was found in the evidence
-    margin: float  # its ranking score minus the runner-up's (inf when alone)
-    spans: int  # decoded spans found in the evidence
 
 
 def _span_facts(gen: Generation, evidence: Evidence, greedy: bool) -> ranking.SpanFacts | None:

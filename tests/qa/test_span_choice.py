@@ -43,8 +43,7 @@ def _assistant(**settings) -> Assistant:
 
 
 def _chosen(weights, gen, ev, question):
-    choice = _assistant(ranker_weights=weights)._choose(gen, ev, question)
-    return None if choice is None else choice.gen
+    return _assistant(ranker_weights=weights)._choose(gen, ev, question)
 
 
 def test_whole_span_likelihood_and_relevance_decide():
@@ -60,8 +59,6 @@ def test_whole_span_likelihood_and_relevance_decide():
     assert _chosen(relevant, greedy, ev, "Where did it sell?") is other
     # A quantity question never gets the list, whatever the weights.
     assert _chosen(likelihood, greedy, ev, "How many countries?") is other
-    choice = _assistant(ranker_weights=relevant)._choose(greedy, ev, "Where did it sell?")
-    assert choice.spans == 2 and choice.margin > 0 and choice.facts.text == "33"
 
 
 def test_no_span_of_the_asked_kind_means_none():
@@ -69,5 +66,4 @@ def test_no_span_of_the_asked_kind_means_none():
     only = _span(ev, "France and Peru", [-0.1], -0.1)
     only.considered = [only]
     assert _assistant()._choose(only, ev, "How many countries?") is None
-    choice = _assistant()._choose(only, ev, "Where did it sell?")
-    assert choice.gen is only and choice.margin == float("inf")
+    assert _assistant()._choose(only, ev, "Where did it sell?") is only
