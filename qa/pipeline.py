@@ -235,14 +235,7 @@ class Assistant:
         best = ranking.best(question, [f for _g, f in fitting], self.settings.ranker_weights)
         return fitting[best][0]
 
-    def _decide(
-        self,
-        gen: Generation,
-        evidence: Evidence,
-        question: str,
-        resolved: Resolved,
-        done,
-    ):
+    def _decide(self, gen: Generation, evidence: Evidence, question: str, resolved: Resolved, done):
         s = self.settings
         if gen.byte_start < 0 or not gen.text:
             return done("", True, "the model gave no answer")

@@ -326,7 +326,8 @@ def _start_from_prefix(llm, prompt_ids: list[int]) -> None:
 
     llama-cpp-python reuses the longest cached prefix of the previous prompt.
     Logits computed after a longer reused stretch (a follow-up with the same
-    evidence) differ in the last bits from a fresh evaluation, and near-ties
+    evidence) differ from a fresh evaluation (by up to about a nat of span
+    log-likelihood with this quantised model, measured), and near-ties
     between candidate spans then flipped with whatever was asked before (seen
     on the seed suite). Evaluating the prefix once by itself and every
     question's own part from there makes an answer a function of its prompt
@@ -352,9 +353,11 @@ def _start_from_prefix(llm, prompt_ids: list[int]) -> None:
         _prefix_state = key
 
 
-def _prefix_tokens(llm) -> list[int]:
+@lru_cache(maxsize=2)
+def _prefix_tokens(llm) -> tuple[int, ...]:
+    """The few-shot prefix's tokens, once per model (not per question)."""
     text = few_shot_prefix().rstrip("\n")  # as build_prompt places it
-    return llm.tokenize(text.encode("utf-8"), add_bos=True, special=False)
+    return tuple(llm.tokenize(text.encode("utf-8"), add_bos=True, special=False))
 
 
 def _generation(ids: list[int], constraint: _SpanConstraint, prompt_tokens: int) -> Generation:
