@@ -27,7 +27,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from pathlib import Path
 
@@ -121,11 +121,6 @@ class Embedder:
         count = max(1, min(os.cpu_count() or 1, MAX_WORKERS))
         return [self._new_session(1) for _ in range(count)]
 
-    @cached_property
-    def _pool(self) -> ThreadPoolExecutor:
-        """One thread per worker session, kept: query-time sentence embedding calls in often."""
-        return ThreadPoolExecutor(len(self.workers), thread_name_prefix="embed")
-
     def _new_session(self, threads: int):
         import onnxruntime as ort
 
@@ -208,10 +203,12 @@ class Embedder:
                     bar.update()
 
         try:
-            futures = [self._pool.submit(work, s) for s in workers]
-            wait(futures)  # every session done before an error is raised
-            for future in futures:
-                future.result()
+            # A pool per call, not one kept on the embedder: a kept pool's threads
+            # do not survive fork(), and a forked writer (tests/index/crash_driver.py)
+            # then waits on them for ever.
+            with ThreadPoolExecutor(len(workers), thread_name_prefix="embed") as pool:
+                for future in [pool.submit(work, s) for s in workers]:
+                    future.result()
         finally:
             bar.close()
         return out
