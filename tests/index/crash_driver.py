@@ -18,6 +18,7 @@ writers is never cleaned by the driver: the next writer must cope with it.
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 import random
@@ -43,6 +44,7 @@ LIGHTHOUSE = {
 }
 QUESTION = "When was the Orlan lighthouse built?"
 ANSWER = {"A": "1871", "B": "1884"}
+WRITER_TIMEOUT_S = 120  # a whole update takes about a second
 
 
 def version(name: str) -> dict[str, str]:
@@ -89,8 +91,12 @@ def answers_from(index_dir: Path, state: str) -> bool:
     """Retrieval on the loaded index returns this state's text for a changed document."""
     index = load_index(index_dir, get_embedder().info)
     retriever = HybridRetriever(index, get_embedder())
-    depot = retriever.retrieve(f"Who keeps the depot at {TOWNS[4]}?", 1)
-    lighthouse = retriever.retrieve(QUESTION, 1)
+    depot_question = f"Who keeps the depot at {TOWNS[4]}?"
+    # Both questions in one call: more than one text runs on the single-threaded
+    # sessions, so this parent never starts onnxruntime's thread pool (see main).
+    depot_vector, lighthouse_vector = get_embedder().embed([depot_question, QUESTION])
+    depot = retriever.retrieve(depot_question, 1, query_vector=depot_vector)
+    lighthouse = retriever.retrieve(QUESTION, 1, query_vector=lighthouse_vector)
     keeper = "Bruna4" if state == "B" else "Aldo4"
     return (
         bool(depot and lighthouse)
@@ -135,6 +141,9 @@ def run_writer(docs: Path, index_dir: Path, kill_after_calls: int | None, delay:
     start = time.monotonic()
     pid = os.fork()
     if pid == 0:  # child
+        # A writer that hangs prints where (every thread) and fails its round,
+        # instead of leaving the test to time out with nothing to go on.
+        faulthandler.dump_traceback_later(WRITER_TIMEOUT_S, exit=True)
         code = 0
         try:
             writer(docs, index_dir, kill_after_calls)
@@ -190,9 +199,15 @@ def count_calls(docs: Path, index_dir: Path) -> int:
 def main(work: Path, seed: int, kills: int) -> None:
     import torch
 
-    torch.set_num_threads(1)  # no OpenMP pool in the parent: forked children stay safe
+    # No thread pools in this parent, so that a forked child never inherits a
+    # lock held by a thread it does not have: no OpenMP pool (torch's, shared
+    # with FAISS), and no onnxruntime intra-op pool, which only the multi-thread
+    # session for single texts has (this process embeds texts two or more at a
+    # time). A writer once hung on a futex, alone in its process, after the
+    # parent had embedded its questions one at a time.
+    torch.set_num_threads(1)
     rng = random.Random(seed)
-    get_embedder().embed(["warm up"])
+    get_embedder().embed(["warm up", "both sessions"])
     docs, index_dir = work / "docs", work / "index"
     docs.mkdir(parents=True, exist_ok=True)
 
