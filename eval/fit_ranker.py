@@ -34,27 +34,8 @@ from qa.ranking import (
 
 
 def _facts(row: dict) -> list[SpanFacts]:
-    out = []
-    top = max(row["sent_scores"])
-    for i, c in enumerate(row["cands"]):
-        if not c["span"]:
-            continue
-        start, _end = c["span"]
-        k = c["owners"][0] if c["owners"] else len(row["sent_spans"]) - 1
-        s0, s1 = row["sent_spans"][k]
-        out.append(
-            SpanFacts(
-                text=c["text"],
-                total_logprob=c["total"],
-                mean_logprob=c["mean"],
-                tokens=c["n"],
-                relevance=row["sent_scores"][k] - top,
-                greedy=i == 0,
-                sentence=row["evidence"][s0 : s1 + 1],
-                start_in_sentence=start - s0,
-            )
-        )
-    return out
+    """The spans the pipeline would rank for this row (those that fit the question)."""
+    return [SpanFacts(**c["facts"]) for c in row.get("cands", []) if c["fits"]]
 
 
 @click.group()
@@ -69,72 +50,40 @@ def cli() -> None:
 @click.option("--offset", default=0, show_default=True)
 def dump(dataset: str, out: str, every: int, offset: int) -> None:
     """Decode every question of one split and write its candidate spans."""
+    from dataclasses import asdict
+
     from tqdm import tqdm
 
     from eval.datasets import load_dataset
     from eval.runner import prepare_index
-    from qa.chat import resolve
-    from qa.evidence import select_evidence
-    from qa.grounding import fits_question, missing_terms
-    from qa.pipeline import Assistant, _locate, validate_question
-    from qa.synthesis import build_prompt, generate_span
+    from qa.grounding import missing_terms
+    from qa.pipeline import Assistant, candidates, validate_question
 
     ds = load_dataset(dataset)
     cases = ds.cases[offset::every]
     index_dir, holder = prepare_index(ds)
     assistant = Assistant(index_dir)
-    s = assistant.settings
     rows = []
     try:
         for item in tqdm(cases, desc="Decoding", unit="question"):
             q = item.case.question
-            r = resolve(validate_question(q), ())
-            hits, qvec = assistant.retriever().retrieve_with_vector(r.retrieval_query, s.chunks)
-            ev = select_evidence(
-                r.prompt_question,
-                qvec,
-                hits,
-                assistant.embedder,
-                max_sentences=s.evidence_sentences,
-            )
+            # The pipeline's own steps (qa/pipeline.py), so the fit sees what answering sees.
+            resolved, hits, ev = assistant.gather(validate_question(q))
             row = {"id": item.case.id, "q": q, "golds": list(item.golds)}
             rows.append(row)
             if ev is None:
                 continue
             row["sim"] = ev.best_similarity
+            row["top_sentence_score"] = max(ev.scores, default=0.0)
             row["missing"] = sorted(
-                missing_terms(r.prompt_question, " ".join(h.chunk.text for h in hits))
+                missing_terms(resolved.prompt_question, " ".join(h.chunk.text for h in hits))
             )
-            row["sent_scores"] = list(ev.scores)
-            row["evidence"] = ev.text
-            row["sent_spans"] = [
-                [int(i) for i in np.nonzero(ev.owner == k)[0][[0, -1]]]
-                for k in range(len(ev.sentences))
+            gen = assistant.decode(ev, resolved)
+            row["mass"] = gen.first_step_mass
+            row["cands"] = [
+                {"facts": asdict(c.facts), "fits": c.fits}
+                for c in candidates(gen, ev, resolved.prompt_question)
             ]
-            prompt = build_prompt(ev.text, r.prompt_question, r.previous)
-            gen = generate_span(
-                prompt, ev.text, max_tokens=s.max_answer_tokens, alternatives=s.alternatives
-            )
-            row["cands"] = []
-            for g in gen.considered or [gen]:
-                span = _locate(g, ev) if g.byte_start >= 0 and g.text else None
-                text = ev.text[span[0] : span[1]] if span else ""
-                if span and not fits_question(text, q):
-                    span, text = None, ""
-                owners = (
-                    sorted({int(o) for o in ev.owner[span[0] : span[1]] if o >= 0}) if span else []
-                )
-                row["cands"].append(
-                    {
-                        "text": text,
-                        "span": list(span) if span else None,
-                        "owners": owners,
-                        "total": g.total_logprob,
-                        "mean": g.mean_logprob,
-                        "n": len(g.logprobs),
-                        "mass": g.first_step_mass,
-                    }
-                )
     finally:
         holder.cleanup()
     Path(out).parent.mkdir(parents=True, exist_ok=True)
@@ -148,7 +97,7 @@ def _problems(rows: list[dict]) -> list[tuple[np.ndarray, np.ndarray]]:
 
     out = []
     for row in rows:
-        facts = _facts(row) if row.get("golds") and "cands" in row else []
+        facts = _facts(row) if row.get("golds") else []
         if facts:
             x = np.stack([features(row["q"], f) for f in facts])
             y = np.array([best_over_golds(f1, f.text, row["golds"]) for f in facts])
@@ -244,12 +193,12 @@ def _confidence_data(rows: list[dict], w: np.ndarray):
     xs, answer, abstain, fixed, count = [], [], [], 0.0, 0
     for row in rows:
         count += 1
-        facts = _facts(row) if "cands" in row else []
+        facts = _facts(row)
         hard = (
             not facts
             or row["missing"]
             or row["sim"] < MIN_SIMILARITY
-            or row["cands"][0]["mass"] < MIN_OPENING_MASS
+            or row["mass"] < MIN_OPENING_MASS
         )
         if not hard:
             scores = np.array([features(row["q"], f) @ w for f in facts])
@@ -263,10 +212,10 @@ def _confidence_data(rows: list[dict], w: np.ndarray):
         xs.append(
             confidence_features(
                 row["sim"],
-                row["cands"][0]["mass"],
+                row["mass"],
                 chosen,
                 margin,
-                max(row["sent_scores"]),
+                row["top_sentence_score"],
                 len(facts),
             )
         )

@@ -12,6 +12,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,7 @@ from .grounding import (
     missing_terms,
     supported,
 )
-from .retrieval import HybridRetriever
+from .retrieval import Hit, HybridRetriever
 from .synthesis import Generation, build_prompt, generate_span
 from .types import ABSTENTION, Answer, Citation
 
@@ -128,14 +129,10 @@ class Assistant:
     ) -> Answer:
         s = self.settings
         question = validate_question(question)
-        retriever = self.retriever()
+        self.retriever()  # a changed index is reloaded before the clock starts
         warm_up()  # one-time model loading is not this question's latency
         t0 = time.perf_counter()
-        resolved = resolve(question, history)
-        hits, qvec = retriever.retrieve_with_vector(resolved.retrieval_query, s.chunks)
-        evidence = select_evidence(
-            resolved.prompt_question, qvec, hits, self.embedder, max_sentences=s.evidence_sentences
-        )
+        resolved, hits, evidence = self.gather(question, history)
         t1 = time.perf_counter()
         timings = {"retrieve": (t1 - t0) * 1000}
 
@@ -171,9 +168,42 @@ class Assistant:
         if evidence.best_similarity < s.min_similarity:
             return done("", True, f"evidence not relevant ({evidence.best_similarity:.2f})")
 
+        gen = self.decode(evidence, resolved, on_text)
+        chosen = self._choose(gen, evidence, resolved.prompt_question)
+        if chosen is None:
+            return done("", True, "no span of the kind asked for (a quantity)")
+        gen = chosen
+        signals["opening_mass"] = gen.first_step_mass
+        signals["tokens"] = float(len(gen.logprobs) + 1)
+        signals["mean_logprob"] = gen.mean_logprob if gen.logprobs else -99.0
+        return self._decide(gen, evidence, question, resolved, done)
+
+    def gather(
+        self, question: str, history: Sequence[Turn] = ()
+    ) -> tuple[Resolved, list[Hit], Evidence | None]:
+        """The question read in context, its retrieved chunks and evidence sentences.
+
+        Public for eval/fit_ranker.py, which must see what answering sees.
+        """
+        s = self.settings
+        resolved = resolve(question, history)
+        hits, qvec = self.retriever().retrieve_with_vector(resolved.retrieval_query, s.chunks)
+        evidence = select_evidence(
+            resolved.prompt_question, qvec, hits, self.embedder, max_sentences=s.evidence_sentences
+        )
+        return resolved, hits, evidence
+
+    def decode(
+        self,
+        evidence: Evidence,
+        resolved: Resolved,
+        on_text: Callable[[str], None] | None = None,
+    ) -> Generation:
+        """The greedy span and its alternatives, as answering decodes them."""
+        s = self.settings
         prompt = build_prompt(evidence.text, resolved.prompt_question, resolved.previous)
         try:
-            gen = generate_span(
+            return generate_span(
                 prompt,
                 evidence.text,
                 max_tokens=s.max_answer_tokens,
@@ -186,14 +216,6 @@ class Assistant:
             raise InputError(
                 "The question and its context are too long for the model; ask a shorter question."
             ) from exc
-        chosen = self._choose(gen, evidence, resolved.prompt_question)
-        if chosen is None:
-            return done("", True, "no span of the kind asked for (a quantity)")
-        gen = chosen
-        signals["opening_mass"] = gen.first_step_mass
-        signals["tokens"] = float(len(gen.logprobs) + 1)
-        signals["mean_logprob"] = gen.mean_logprob if gen.logprobs else -99.0
-        return self._decide(gen, evidence, question, resolved, done)
 
     def _start_prior(self, evidence: Evidence, question: str) -> np.ndarray | None:
         """Per evidence byte, a log-prior for the answer opening there.
@@ -225,15 +247,14 @@ class Assistant:
         A span that cannot answer the kind of question asked (no quantity for
         "how many") is never chosen.
         """
-        spans = [g for g in (gen.considered or [gen]) if g.byte_start >= 0 and g.text]
-        located = [(g, f) for g in spans if (f := _span_facts(g, evidence, g is gen)) is not None]
+        located = candidates(gen, evidence, question)
         if not located:
             return gen  # _decide reports that no answer was found in the evidence
-        fitting = [(g, f) for g, f in located if fits_question(f.text, question)]
+        fitting = [c for c in located if c.fits]
         if not fitting:
             return None
-        best = ranking.best(question, [f for _g, f in fitting], self.settings.ranker_weights)
-        return fitting[best][0]
+        best = ranking.best(question, [c.facts for c in fitting], self.settings.ranker_weights)
+        return fitting[best].generation
 
     def _decide(self, gen: Generation, evidence: Evidence, question: str, resolved: Resolved, done):
         s = self.settings
@@ -291,6 +312,30 @@ def _locate(gen: Generation, evidence: Evidence) -> tuple[int, int] | None:
     if end <= start:
         return None
     return start, end
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A decoded span found in the evidence."""
+
+    generation: Generation
+    facts: ranking.SpanFacts  # what the ranker scores
+    fits: bool  # it can answer the kind of question asked (a quantity for "how many")
+
+
+def candidates(gen: Generation, evidence: Evidence, question: str) -> list[Candidate]:
+    """Every span decoded for ``question`` that lies in the evidence, greedy first.
+
+    eval/fit_ranker.py dumps exactly these, so weights are fitted on what is scored.
+    """
+    out = []
+    for g in gen.considered or [gen]:
+        if g.byte_start < 0 or not g.text:
+            continue
+        facts = _span_facts(g, evidence, g is gen)
+        if facts is not None:
+            out.append(Candidate(g, facts, fits_question(facts.text, question)))
+    return out
 
 
 def _span_facts(gen: Generation, evidence: Evidence, greedy: bool) -> ranking.SpanFacts | None:
