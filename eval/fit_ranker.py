@@ -179,17 +179,15 @@ def fit(train: str, folds: int) -> None:
     click.echo(f"    {'bias':18s} {bias:+.4f}")
 
 
-MIN_SIMILARITY = 0.20  # the pipeline's hard rules (qa/pipeline.py AnswerSettings)
-MIN_OPENING_MASS = 0.20
-
-
 def _confidence_data(rows: list[dict], w: np.ndarray):
     """Per question that passes the hard rules: its confidence features and what
     answering (F1 of the chosen span, or 0 if unanswerable) and abstaining (1 if
     unanswerable) would score. Also the summed score of the hard-rule abstentions."""
     from eval.metrics import best_over_golds, f1
     from qa.grounding import echoes_question
+    from qa.pipeline import AnswerSettings
 
+    rules = AnswerSettings()  # the pipeline's hard rules, at their defaults
     xs, answer, abstain, fixed, count = [], [], [], 0.0, 0
     for row in rows:
         count += 1
@@ -197,8 +195,8 @@ def _confidence_data(rows: list[dict], w: np.ndarray):
         hard = (
             not facts
             or row["missing"]
-            or row["sim"] < MIN_SIMILARITY
-            or row["mass"] < MIN_OPENING_MASS
+            or row["sim"] < rules.min_similarity
+            or row["mass"] < rules.min_first_step_mass
         )
         if not hard:
             scores = np.array([features(row["q"], f) @ w for f in facts])
@@ -262,8 +260,14 @@ def _fit_confidence(rows: list[dict], w: np.ndarray, folds: int) -> tuple[np.nda
     click.echo(f"abstention: {len(y)} questions past the hard rules; overall F1 if")
     every = np.ones(len(y), bool)
     click.echo(f"  every one is answered:       {f1_of(every):.3f}  HasAns F1 {has_f1(every):.3f}")
-    old = x[:, CONFIDENCE_FEATURES.index("mean_logprob")] >= -3.0
-    click.echo(f"  mean log-p >= -3 (the old rule): {f1_of(old):.3f}  HasAns F1 {has_f1(old):.3f}")
+    from qa.pipeline import AnswerSettings
+
+    floor = AnswerSettings().min_mean_logprob
+    old = x[:, CONFIDENCE_FEATURES.index("mean_logprob")] >= floor
+    click.echo(
+        f"  mean log-p >= {floor:g} (the pipeline's rule): {f1_of(old):.3f}"
+        f"  HasAns F1 {has_f1(old):.3f}"
+    )
     best = None
     for l2 in (0.01, 0.1):
         for shift in (-2.0, -1.5, -1.0, -0.75, -0.5, -0.25, 0.0):
@@ -278,7 +282,7 @@ def _fit_confidence(rows: list[dict], w: np.ndarray, folds: int) -> tuple[np.nda
                 f"  HasAns F1 {hf:.3f}  (answers {decide.mean():.0%})"
             )
             # The best overall F1 that keeps HasAns F1 within 5 points of the
-            # old rule's: overall F1 alone is maximised by answering almost
+            # pipeline rule's: overall F1 alone is maximised by answering almost
             # nothing, which no user wants.
             if hf >= has_f1(old) - 0.05 and (best is None or value > best[0]):
                 best = (value, l2, shift)
