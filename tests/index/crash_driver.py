@@ -44,7 +44,9 @@ LIGHTHOUSE = {
 }
 QUESTION = "When was the Orlan lighthouse built?"
 ANSWER = {"A": "1871", "B": "1884"}
+DEPOT_QUESTION = f"Who keeps the depot at {TOWNS[4]}?"
 WRITER_TIMEOUT_S = 120  # a whole update takes about a second
+_vectors: dict[str, object] = {}
 
 
 def version(name: str) -> dict[str, str]:
@@ -91,12 +93,10 @@ def answers_from(index_dir: Path, state: str) -> bool:
     """Retrieval on the loaded index returns this state's text for a changed document."""
     index = load_index(index_dir, get_embedder().info)
     retriever = HybridRetriever(index, get_embedder())
-    depot_question = f"Who keeps the depot at {TOWNS[4]}?"
-    # Both questions in one call: more than one text runs on the single-threaded
-    # sessions, so this parent never starts onnxruntime's thread pool (see main).
-    depot_vector, lighthouse_vector = get_embedder().embed([depot_question, QUESTION])
-    depot = retriever.retrieve(depot_question, 1, query_vector=depot_vector)
-    lighthouse = retriever.retrieve(QUESTION, 1, query_vector=lighthouse_vector)
+    # The questions' vectors were made once at start-up (see main): no embedding,
+    # so no thread, in this parent between forks.
+    depot = retriever.retrieve(DEPOT_QUESTION, 1, query_vector=_vectors[DEPOT_QUESTION])
+    lighthouse = retriever.retrieve(QUESTION, 1, query_vector=_vectors[QUESTION])
     keeper = "Bruna4" if state == "B" else "Aldo4"
     return (
         bool(depot and lighthouse)
@@ -173,6 +173,7 @@ def count_calls(docs: Path, index_dir: Path) -> int:
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:
+        faulthandler.dump_traceback_later(WRITER_TIMEOUT_S, exit=True)
         os.close(read)
         n = 0
         real_fsync, real_replace, real_rename = os.fsync, os.replace, os.rename
@@ -207,7 +208,11 @@ def main(work: Path, seed: int, kills: int) -> None:
     # parent had embedded its questions one at a time.
     torch.set_num_threads(1)
     rng = random.Random(seed)
-    get_embedder().embed(["warm up", "both sessions"])
+    # Embedding runs threads (a pool per call); done once here, long before the
+    # first fork, never between forks: a thread still exiting when the process
+    # forks can leave the child a lock it never gets back.
+    questions = (DEPOT_QUESTION, QUESTION)
+    _vectors.update(zip(questions, get_embedder().embed(list(questions)), strict=True))
     docs, index_dir = work / "docs", work / "index"
     docs.mkdir(parents=True, exist_ok=True)
 
