@@ -103,12 +103,15 @@ class Embedder:
         return model
 
     @cached_property
-    def tokenizer(self):
-        if self.backend == "torch":
-            return self.st_model.tokenizer
-        from transformers import AutoTokenizer
+    def tokenizer(self) -> _WordPieces:
+        """The model's word pieces, read with ``tokenizers`` alone.
 
-        return AutoTokenizer.from_pretrained(str(model_dir()))
+        Not ``transformers.AutoTokenizer``: importing transformers (and torch with
+        it) takes about 4 s, which every ``seedqa ask`` and every forked writer
+        paid before its first query; the same ``tokenizer.json`` read directly
+        gives identical ids (tests/index/test_embedding.py) in 50 ms.
+        """
+        return _WordPieces(model_dir() / "tokenizer.json")
 
     @cached_property
     def session(self):
@@ -142,8 +145,7 @@ class Embedder:
         """Word pieces per text, without the two special tokens."""
         if not texts:
             return []
-        encoded = self.tokenizer(list(texts), add_special_tokens=False, truncation=False)
-        return [len(ids) for ids in encoded["input_ids"]]
+        return [len(ids) for ids in self.tokenizer.pieces(list(texts))]
 
     def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         """Normalised float32 vectors, one row per text, in the order given."""
@@ -166,15 +168,9 @@ class Embedder:
     def _embed_onnx(self, texts: list[str], progress: bool) -> np.ndarray:
         from tqdm import tqdm
 
-        # Tokenised here, in one call, because a fast tokenizer is not safe to
-        # call from several threads at once (it mutates its truncation state).
-        ids = self.tokenizer(
-            texts,
-            truncation=True,
-            max_length=MAX_SEQ_TOKENS,
-            return_attention_mask=False,
-            return_token_type_ids=False,
-        )["input_ids"]
+        # Tokenised here, in one call, not in the worker threads: one batch call
+        # is faster than many small ones.
+        ids = self.tokenizer.model_input(texts)
         out = np.empty((len(texts), self.info.dim), dtype=np.float32)
         if len(texts) == 1:
             out[0] = _run_one(self.session, ids[0])
@@ -215,6 +211,32 @@ class Embedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.embed([text])[0]
+
+
+class _WordPieces:
+    """The two encodings the embedder needs, from one ``tokenizer.json``.
+
+    Two ``Tokenizer`` objects because truncation is a setting on the object, not
+    an argument per call; keeping one per use means no call changes shared state.
+    """
+
+    def __init__(self, path: Path) -> None:
+        from tokenizers import Tokenizer
+
+        self._count = Tokenizer.from_file(str(path))
+        self._count.no_padding()
+        self._count.no_truncation()
+        self._model = Tokenizer.from_file(str(path))
+        self._model.no_padding()
+        self._model.enable_truncation(MAX_SEQ_TOKENS)
+
+    def pieces(self, texts: list[str]) -> list[list[int]]:
+        """Every word piece of each text, no special tokens, nothing cut."""
+        return [e.ids for e in self._count.encode_batch(texts, add_special_tokens=False)]
+
+    def model_input(self, texts: list[str]) -> list[list[int]]:
+        """What the model reads: [CLS] pieces [SEP], cut to the model's length."""
+        return [e.ids for e in self._model.encode_batch(texts)]
 
 
 def _run_one(session, ids: list[int]) -> np.ndarray:

@@ -25,9 +25,13 @@ import random
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from index import get_embedder, load_index, update_index
+from index.chunking import _punkt
 from index.errors import SeedqaError
 from qa.retrieval import HybridRetriever
 
@@ -46,7 +50,7 @@ QUESTION = "When was the Orlan lighthouse built?"
 ANSWER = {"A": "1871", "B": "1884"}
 DEPOT_QUESTION = f"Who keeps the depot at {TOWNS[4]}?"
 WRITER_TIMEOUT_S = 120  # a whole update takes about a second
-_vectors: dict[str, object] = {}
+_vectors: dict[str, np.ndarray] = {}
 
 
 def version(name: str) -> dict[str, str]:
@@ -93,8 +97,7 @@ def answers_from(index_dir: Path, state: str) -> bool:
     """Retrieval on the loaded index returns this state's text for a changed document."""
     index = load_index(index_dir, get_embedder().info)
     retriever = HybridRetriever(index, get_embedder())
-    # The questions' vectors were made once at start-up (see main): no embedding,
-    # so no thread, in this parent between forks.
+    # The questions' vectors were made by a child (see prepare): this parent never embeds.
     depot = retriever.retrieve(DEPOT_QUESTION, 1, query_vector=_vectors[DEPOT_QUESTION])
     lighthouse = retriever.retrieve(QUESTION, 1, query_vector=_vectors[QUESTION])
     keeper = "Bruna4" if state == "B" else "Aldo4"
@@ -197,34 +200,50 @@ def count_calls(docs: Path, index_dir: Path) -> int:
     return int(os.read(read, 64))
 
 
-def main(work: Path, seed: int, kills: int) -> None:
-    import torch
+def in_child(work: Callable[[], None]) -> None:
+    """Run ``work`` in a forked child and wait for it; raise if it failed."""
+    pid = os.fork()
+    if pid == 0:
+        faulthandler.dump_traceback_later(WRITER_TIMEOUT_S, exit=True)
+        code = 0
+        try:
+            work()
+        except BaseException:
+            import traceback
 
-    # No thread pools in this parent, so that a forked child never inherits a
-    # lock held by a thread it does not have: no OpenMP pool (torch's, shared
-    # with FAISS), and no onnxruntime intra-op pool, which only the multi-thread
-    # session for single texts has (this process embeds texts two or more at a
-    # time). A writer once hung on a futex, alone in its process, after the
-    # parent had embedded its questions one at a time.
-    torch.set_num_threads(1)
-    rng = random.Random(seed)
-    # Embedding runs threads (a pool per call); done once here, long before the
-    # first fork, never between forks: a thread still exiting when the process
-    # forks can leave the child a lock it never gets back.
-    questions = (DEPOT_QUESTION, QUESTION)
-    _vectors.update(zip(questions, get_embedder().embed(list(questions)), strict=True))
-    docs, index_dir = work / "docs", work / "index"
-    docs.mkdir(parents=True, exist_ok=True)
+            traceback.print_exc()
+            code = 3
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    if _ended(status) != "finished":
+        raise RuntimeError(f"a preparing child ended: {_ended(status)}")
 
-    expected = {}
+
+def prepare(work: Path, docs: Path) -> None:
+    """Clean builds of both versions, the index at A, and the questions' vectors."""
     for name in ("A", "B"):  # clean builds give each version's exact signature
         write_version(docs, name)
         update_index([docs], work / f"clean-{name}", progress=False)
-        expected[name] = signature(work / f"clean-{name}")
-    assert expected["A"] != expected["B"]
-
     write_version(docs, "A")
-    update_index([docs], index_dir, progress=False)
+    update_index([docs], work / "index", progress=False)
+    np.save(work / "questions.npy", get_embedder().embed([DEPOT_QUESTION, QUESTION]))
+
+
+def main(work: Path, seed: int, kills: int) -> None:
+    # What a writer needs that runs no thread is loaded here once, so that each
+    # fork starts with it: the sentence splitter (importing NLTK takes ~4 s) and
+    # the word-piece tables. The onnxruntime sessions are made in each child.
+    _punkt()
+    _ = get_embedder().tokenizer
+    rng = random.Random(seed)
+    docs, index_dir = work / "docs", work / "index"
+    docs.mkdir(parents=True, exist_ok=True)
+    in_child(lambda: prepare(work, docs))
+    vectors = np.load(work / "questions.npy")
+    _vectors.update({DEPOT_QUESTION: vectors[0], QUESTION: vectors[1]})
+
+    expected = {name: signature(work / f"clean-{name}") for name in ("A", "B")}
+    assert expected["A"] != expected["B"]
     state = "A"
     write_version(docs, "B")
     t0 = time.monotonic()

@@ -9,10 +9,13 @@ scores would drift with the company a text happened to keep.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from index import get_embedder
+from tests.conftest import ROOT, SEED_FILE
 
 TEXTS = [
     "The company exported goods worth $45.1 million in its first year.",
@@ -50,3 +53,25 @@ def test_int8_vectors_stay_close_to_the_fp32_model(embedder):
         @ embedder.embed([TEXTS[0]])[0]
     )
     assert related > unrelated + 0.2
+
+
+def test_word_pieces_match_the_transformers_tokenizer(embedder):
+    """The embedder reads tokenizer.json with ``tokenizers`` alone (no 4 s transformers
+    import); it must cut text exactly as the model's own AutoTokenizer does."""
+    from transformers import AutoTokenizer
+
+    from index.embedding import MAX_SEQ_TOKENS, model_dir
+
+    reference = AutoTokenizer.from_pretrained(str(model_dir()))
+    squad = json.loads((ROOT / "tests/data/squad-v2-sample.json").read_text())
+    texts = (ROOT / SEED_FILE).read_text().split("\n") + TEXTS
+    for article in squad["data"]:
+        for paragraph in article["paragraphs"]:
+            texts += [paragraph["context"]] + [q["question"] for q in paragraph["qas"]]
+    texts += ["  ", "Ünïcödé ñ 中文 😀 \u200b tab\there", "a" * 3000, "word " * 700]
+    plain = reference(texts, add_special_tokens=False, truncation=False)["input_ids"]
+    model = reference(texts, truncation=True, max_length=MAX_SEQ_TOKENS)["input_ids"]
+    assert embedder.count_tokens(texts) == [len(ids) for ids in plain]
+    assert embedder.tokenizer.pieces(texts) == plain
+    assert embedder.tokenizer.model_input(texts) == model
+    assert max(len(ids) for ids in model) == MAX_SEQ_TOKENS  # the long ones were cut
