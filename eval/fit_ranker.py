@@ -291,5 +291,69 @@ def _fit_confidence(rows: list[dict], w: np.ndarray, folds: int) -> tuple[np.nda
     return wr, float(b - shift)
 
 
+def _replay(rows: list[dict], weights: np.ndarray, settings) -> tuple[float, float, float]:
+    """Overall F1, HasAns F1 and NoAns accuracy of the pipeline's choice and
+    abstention rules (qa/pipeline.py) replayed on dumped candidates."""
+    from eval.metrics import best_over_golds, f1
+    from qa.grounding import echoes_question
+
+    total = has = noans = 0.0
+    answerable = sum(1 for r in rows if r["golds"])
+    for row in rows:
+        facts = _facts(row)
+        abstain = (
+            not facts
+            or bool(row["missing"])
+            or row["sim"] < settings.min_similarity
+            or row["mass"] < settings.min_first_step_mass
+        )
+        if not abstain:
+            chosen = facts[int(np.argmax([features(row["q"], f) @ weights for f in facts]))]
+            gain = chosen.total_logprob - chosen.null_logprob
+            abstain = (
+                echoes_question(chosen.text, row["q"])
+                or chosen.mean_logprob < settings.min_mean_logprob
+                or (
+                    settings.min_question_gain is not None
+                    and np.isfinite(gain)
+                    and gain < settings.min_question_gain
+                )
+            )
+        if row["golds"]:
+            score = 0.0 if abstain else best_over_golds(f1, chosen.text, row["golds"])
+            has += score
+        else:
+            score = 1.0 if abstain else 0.0
+            noans += score
+        total += score
+    return total / len(rows), has / answerable, noans / (len(rows) - answerable)
+
+
+@cli.command()
+@click.argument("dumps", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+def rules(dumps: tuple[str, ...]) -> None:
+    """Replay the pipeline's rules on DUMPS with the question-gain weight and floor varied."""
+    from qa.pipeline import AnswerSettings
+    from qa.ranking import WEIGHTS
+
+    rows = [row for d in dumps for row in json.loads(Path(d).read_text(encoding="utf-8"))]
+    gain_at = FEATURES.index("question_gain")
+    default = AnswerSettings()
+    click.echo(f"{len(rows)} questions; columns: overall F1, HasAns F1, NoAns")
+    click.echo(f"{'gain weight':>11} {'mean log-p floor':>16} {'gain floor':>10}")
+    for weight in (0.0, 0.25, 0.5, 1.0):
+        w = np.asarray(WEIGHTS, dtype=float).copy()
+        w[gain_at] = weight
+        for floor in (default.min_mean_logprob, -np.inf):
+            for gain_floor in (None, -1.0, 0.0, 1.0):
+                settings = default.model_copy(
+                    update={"min_mean_logprob": floor, "min_question_gain": gain_floor}
+                )
+                o, h, n = _replay(rows, w, settings)
+                click.echo(
+                    f"{weight:11.2f} {floor:16.1f} {gain_floor!s:>10}   {o:.3f} {h:.3f} {n:.3f}"
+                )
+
+
 if __name__ == "__main__":
     sys.exit(cli())

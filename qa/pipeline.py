@@ -7,6 +7,7 @@ question -> follow-up resolution -> hybrid retrieval -> evidence sentences
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import re
 import threading
@@ -33,7 +34,7 @@ from .grounding import (
     supported,
 )
 from .retrieval import Hit, HybridRetriever
-from .synthesis import Generation, build_prompt, generate_span
+from .synthesis import NULL_QUESTION, Generation, build_prompt, generate_span
 from .types import ABSTENTION, Answer, Citation
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,11 @@ class AnswerSettings(BaseModel, frozen=True):
     # Abstain below these (see README, "How abstention is decided").
     min_similarity: float = 0.20
     min_first_step_mass: float = 0.20
-    min_mean_logprob: float = -3.0
+    # Off by default since the question-gain floor below (README, "Quality and speed").
+    min_mean_logprob: float = -math.inf
+    # Abstain when the question made the chosen span less likely than a question
+    # that asks nothing did (log-likelihood difference; None: not checked).
+    min_question_gain: float | None = 0.0
     # Log-priors on where the answer opens (see README, "What was tried").
     best_sentence_prior: float = 0.0
     question_word_prior: float = 0.0
@@ -176,6 +181,8 @@ class Assistant:
         signals["opening_mass"] = gen.first_step_mass
         signals["tokens"] = float(len(gen.logprobs) + 1)
         signals["mean_logprob"] = gen.mean_logprob if gen.logprobs else -99.0
+        if (gain := question_gain(gen)) is not None:
+            signals["question_gain"] = gain
         return self._decide(gen, evidence, question, resolved, done)
 
     def gather(
@@ -202,6 +209,10 @@ class Assistant:
         """The greedy span and its alternatives, as answering decodes them."""
         s = self.settings
         prompt = build_prompt(evidence.text, resolved.prompt_question, resolved.previous)
+        null_prompt = None
+        gain_weight = s.ranker_weights[ranking.FEATURES.index("question_gain")]
+        if gain_weight or s.min_question_gain is not None:
+            null_prompt = build_prompt(evidence.text, NULL_QUESTION, resolved.previous)
         try:
             return generate_span(
                 prompt,
@@ -211,6 +222,7 @@ class Assistant:
                 start_bias=self._start_prior(evidence, resolved.prompt_question),
                 alternatives=s.alternatives,
                 min_first_step_mass=s.min_first_step_mass,
+                null_prompt=null_prompt,
             )
         except ValueError as exc:
             raise InputError(
@@ -274,6 +286,9 @@ class Assistant:
             return done("", True, f"model expects no answer here ({gen.first_step_mass:.3f})")
         if gen.mean_logprob < s.min_mean_logprob:
             return done("", True, f"low confidence ({gen.mean_logprob:.2f})")
+        gain = question_gain(gen)
+        if s.min_question_gain is not None and gain is not None and gain < s.min_question_gain:
+            return done("", True, f"the question does not make this answer likelier ({gain:+.2f})")
         return done(text, False, "answered", citations)
 
 
@@ -285,6 +300,13 @@ def warm_up() -> None:
 
     _ = get_embedder().model
     vocabulary()
+
+
+def question_gain(gen: Generation) -> float | None:
+    """How much likelier the question made the span than a question that asks nothing."""
+    if not math.isfinite(gen.null_logprob) or not math.isfinite(gen.total_logprob):
+        return None
+    return gen.total_logprob - gen.null_logprob
 
 
 def _locate(gen: Generation, evidence: Evidence) -> tuple[int, int] | None:
@@ -359,6 +381,7 @@ def _span_facts(gen: Generation, evidence: Evidence, greedy: bool) -> ranking.Sp
         greedy=greedy,
         sentence=evidence.text[s0:s1],
         start_in_sentence=start - s0,
+        null_logprob=gen.null_logprob,
     )
 
 

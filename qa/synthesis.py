@@ -31,6 +31,8 @@ from .llm import CONTEXT_TOKENS, LLM_LOCK, get_llm
 
 MAX_PIECE_BYTES = 48
 PROMPT_FILE = Path(__file__).with_name("prompts") / "extractive.txt"
+# A question that asks nothing, for the likelihood a span has whatever is asked.
+NULL_QUESTION = "What is the answer?"
 
 
 @lru_cache(maxsize=1)
@@ -95,6 +97,10 @@ class Generation:
     prompt_tokens: int = 0
     stop_logprob: float = -math.inf  # unconstrained, of ending the answer where it ends
     considered: list[Generation] = field(default_factory=list)  # greedy first, then alternatives
+    tokens: list[int] = field(default_factory=list)  # the answer's token ids
+    # Log-likelihood of the same tokens, end included, after a question that asks
+    # nothing (see null_prompt in generate_span); -inf when not measured.
+    null_logprob: float = -math.inf
 
     @property
     def mean_logprob(self) -> float:
@@ -275,8 +281,13 @@ def generate_span(
     start_bias: np.ndarray | None = None,
     alternatives: int = 0,
     min_first_step_mass: float = 0.0,
+    null_prompt: str | None = None,
 ) -> Generation:
-    """Decode greedily under the span constraint; ``on_text`` receives pieces as they come."""
+    """Decode greedily under the span constraint; ``on_text`` receives pieces as they come.
+
+    With ``null_prompt`` (the same prompt asking a question that asks nothing),
+    every span considered also gets its ``null_logprob`` there.
+    """
     llm = get_llm()
     vocab = vocabulary()
     evidence_bytes = evidence.encode("utf-8")
@@ -314,7 +325,62 @@ def generate_span(
                 ids = _continue(llm, prompt_ids, token, c, max_tokens, stops)
                 considered.append(_generation(ids, c, len(prompt_ids)))
         best.considered = considered
+        if null_prompt is not None:
+            _score_without_question(llm, vocab, prompt_ids, null_prompt, considered)
     return best
+
+
+def _score_without_question(
+    llm, vocab: Vocabulary, prompt_ids: list[int], null_prompt: str, spans: list[Generation]
+) -> None:
+    """Each span's log-likelihood after a question that asks nothing.
+
+    A small model likes some spans whatever is asked (a sentence's subject, a
+    name it has seen often). How much more likely the question made a span
+    than a content-free one did (pointwise mutual information, as in Holtzman
+    et al. 2021, "Surface Form Competition") is the part of the likelihood the
+    question is responsible for. The null prompt shares the context's KV cache,
+    so only its question line and each span's few tokens are read.
+    """
+    null_ids = llm.tokenize(null_prompt.encode("utf-8"), add_bos=True, special=False)
+    if len(null_ids) + max((len(g.tokens) for g in spans), default=0) >= CONTEXT_TOKENS:
+        return
+    shared = 0
+    for a, b in zip(prompt_ids, null_ids, strict=False):
+        if a != b:
+            break
+        shared += 1
+    llm.n_tokens = min(shared, len(null_ids) - 1, len(prompt_ids))
+    llm.eval(null_ids[llm.n_tokens :])
+    n_vocab = llm.n_vocab()
+    after_prompt = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(n_vocab,)).copy()
+    for g in spans:
+        if not g.tokens:
+            continue
+        llm.n_tokens = len(null_ids)
+        rows = np.vstack([after_prompt, _eval_all_logits(llm, g.tokens)])
+        total = 0.0
+        for row, token in zip(rows, g.tokens, strict=False):
+            total += float(row[token]) - _logsumexp(row)
+        last = rows[-1]
+        g.null_logprob = total + _logsumexp(last[vocab.stop_ids]) - _logsumexp(last)
+
+
+def _eval_all_logits(llm, tokens: list[int]) -> np.ndarray:
+    """Evaluate ``tokens`` in one batch and return the logits after each.
+
+    ``Llama.eval`` keeps only the last row unless the model was built with
+    ``logits_all`` (which costs n_ctx × vocabulary floats, about 2 GB here), so
+    this asks llama.cpp for every row of this one batch instead.
+    """
+    n_past = llm.n_tokens
+    llm._ctx.kv_cache_seq_rm(-1, n_past, -1)
+    llm._batch.set_batch(batch=tokens, n_past=n_past, logits_all=True)
+    llm._ctx.decode(llm._batch)
+    llm.input_ids[n_past : n_past + len(tokens)] = tokens
+    llm.n_tokens = n_past + len(tokens)
+    n_vocab = llm.n_vocab()
+    return np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(len(tokens), n_vocab)).copy()
 
 
 # (id of the Llama, the prefix tokens it evaluated on their own), see _start_from_prefix
@@ -367,6 +433,7 @@ def _generation(ids: list[int], constraint: _SpanConstraint, prompt_tokens: int)
     text = raw.decode("utf-8", errors="ignore").strip()
     return Generation(
         text=text,
+        tokens=list(ids),
         byte_start=starts[0] if (starts and text) else -1,
         first_step_mass=constraint.first_step_mass,
         logprobs=list(constraint.logprobs),

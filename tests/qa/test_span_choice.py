@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from qa.chat import Resolved
 from qa.evidence import Evidence, Sentence
 from qa.grounding import fits_question
 from qa.pipeline import AnswerSettings, Assistant
@@ -67,3 +68,22 @@ def test_no_span_of_the_asked_kind_means_none():
     only.considered = [only]
     assert _assistant()._choose(only, ev, "How many countries?") is None
     assert _assistant()._choose(only, ev, "Where did it sell?") is only
+
+
+def test_an_answer_the_question_did_not_make_likelier_is_abstained_on():
+    ev = _evidence(["It sold to 33 countries in 2020."], [0.9])
+    question = "How many countries did it sell to?"
+    resolved = Resolved(question, question)
+
+    def decide(null_logprob: float, **settings) -> tuple[bool, str]:
+        span = _span(ev, "33", [-0.5], -0.2)  # -0.7 in all, with the question
+        span.null_logprob = null_logprob
+        return _assistant(**settings)._decide(
+            span, ev, question, resolved, lambda text, abstained, reason, *_: (abstained, reason)
+        )
+
+    assert decide(-6.0) == (False, "answered")  # the question made "33" 5.3 nats likelier
+    abstained, reason = decide(-0.2)  # as likely whatever was asked: not an answer to it
+    assert abstained and "does not make this answer likelier (-0.50)" in reason
+    assert decide(-0.2, min_question_gain=None) == (False, "answered")
+    assert decide(float("-inf")) == (False, "answered")  # not measured: no decision on it
