@@ -5,14 +5,17 @@ Two steps, because decoding is the slow part and fitting is instant:
     python -m eval.fit_ranker dump ../shared/benchmarks/squad-v2-dev-subset.json \\
         --every 3 --offset 2 out/ranker/train.json
     python -m eval.fit_ranker dump ... --every 3 --offset 0 out/ranker/valid.json
-    python -m eval.fit_ranker fit out/ranker/train.json out/ranker/valid.json
+    python -m eval.fit_ranker fit out/ranker/train.json
+    python -m eval.fit_ranker rules out/ranker/train.json out/ranker/valid.json
 
 ``dump`` runs the real retrieval and decoding for every question of one split
 and writes every candidate span with the facts the ranker sees; ``fit``
 chooses weights that maximise the expected F1 of the chosen span on the
 training split's answerable questions (a softmax over each question's spans,
-L2-regularised), then reports the choice's F1 on both splits beside the
-current rule. Nothing in it names a question or an answer.
+L2-regularised), and reports the choice's F1 cross-validated beside the
+current rule; ``rules`` replays the pipeline's choice and abstention rules on
+dumps with the question-gain weight and floor varied (the README's table).
+Nothing in it names a question or an answer.
 """
 
 from __future__ import annotations
@@ -262,10 +265,13 @@ def _fit_confidence(rows: list[dict], w: np.ndarray, folds: int) -> tuple[np.nda
     click.echo(f"  every one is answered:       {f1_of(every):.3f}  HasAns F1 {has_f1(every):.3f}")
     from qa.pipeline import AnswerSettings
 
-    floor = AnswerSettings().min_mean_logprob
-    old = x[:, CONFIDENCE_FEATURES.index("mean_logprob")] >= floor
+    rules = AnswerSettings()
+    old = x[:, CONFIDENCE_FEATURES.index("mean_logprob")] >= rules.min_mean_logprob
+    if rules.min_question_gain is not None:
+        old &= x[:, CONFIDENCE_FEATURES.index("question_gain")] >= rules.min_question_gain
     click.echo(
-        f"  mean log-p >= {floor:g} (the pipeline's rule): {f1_of(old):.3f}"
+        f"  mean log-p >= {rules.min_mean_logprob:g}, question gain >= "
+        f"{rules.min_question_gain} (the pipeline's rules): {f1_of(old):.3f}"
         f"  HasAns F1 {has_f1(old):.3f}"
     )
     best = None

@@ -159,6 +159,7 @@ CONFIDENCE_FEATURES = (
     "log_tokens",
     "top_sentence_score",
     "spans",  # how many decoded spans were found in the evidence
+    "question_gain",  # the chosen span's log-likelihood minus the null question's
 )
 MARGIN_CAP = 10.0
 
@@ -182,6 +183,7 @@ def confidence_features(
             math.log(span.tokens + 1),
             top_sentence_score,
             float(spans),
+            _question_gain(span),
         ],
         dtype=np.float64,
     )
