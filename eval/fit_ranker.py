@@ -31,6 +31,7 @@ from qa.ranking import (
     CONFIDENCE_FEATURES,
     FEATURES,
     SpanFacts,
+    comparable,
     confidence_features,
     features,
 )
@@ -38,7 +39,8 @@ from qa.ranking import (
 
 def _facts(row: dict) -> list[SpanFacts]:
     """The spans the pipeline would rank for this row (those that fit the question)."""
-    return [SpanFacts(**c["facts"]) for c in row.get("cands", []) if c["fits"]]
+    facts = [SpanFacts(**c["facts"]) for c in row.get("cands", []) if c["fits"]]
+    return [facts[i] for i in comparable(facts)]
 
 
 @click.group()
@@ -51,8 +53,18 @@ def cli() -> None:
 @click.argument("out", type=click.Path(dir_okay=False))
 @click.option("--every", default=3, show_default=True)
 @click.option("--offset", default=0, show_default=True)
-def dump(dataset: str, out: str, every: int, offset: int) -> None:
-    """Decode every question of one split and write its candidate spans."""
+@click.option(
+    "--gain-tokens",
+    type=int,
+    default=None,
+    help="Tokens of each span read after the null question (default: the pipeline's).",
+)
+def dump(dataset: str, out: str, every: int, offset: int, gain_tokens: int | None) -> None:
+    """Decode every question of one split and write its candidate spans.
+
+    Beside the ranker's facts, each span's per-token log-likelihoods after the
+    question and after the null question are kept, so that how many tokens to
+    read there can be replayed without decoding again."""
     from dataclasses import asdict
 
     from tqdm import tqdm
@@ -60,12 +72,15 @@ def dump(dataset: str, out: str, every: int, offset: int) -> None:
     from eval.datasets import load_dataset
     from eval.runner import prepare_index
     from qa.grounding import missing_terms
-    from qa.pipeline import Assistant, candidates, validate_question
+    from qa.pipeline import AnswerSettings, Assistant, candidates, validate_question
 
     ds = load_dataset(dataset)
     cases = ds.cases[offset::every]
     index_dir, holder = prepare_index(ds)
-    assistant = Assistant(index_dir)
+    settings = AnswerSettings()
+    if gain_tokens is not None:
+        settings = settings.model_copy(update={"gain_tokens": gain_tokens})
+    assistant = Assistant(index_dir, settings)
     rows = []
     try:
         for item in tqdm(cases, desc="Decoding", unit="question"):
@@ -84,7 +99,15 @@ def dump(dataset: str, out: str, every: int, offset: int) -> None:
             gen = assistant.decode(ev, resolved)
             row["mass"] = gen.first_step_mass
             row["cands"] = [
-                {"facts": asdict(c.facts), "fits": c.fits}
+                {
+                    "facts": asdict(c.facts),
+                    "fits": c.fits,
+                    "lps": c.generation.logprobs,
+                    "stop": c.generation.stop_logprob,
+                    "null_lps": c.generation.null_logprobs,
+                    "null_stop": c.generation.null_stop_logprob,
+                    "n_tokens": len(c.generation.tokens),
+                }
                 for c in candidates(gen, ev, resolved.prompt_question)
             ]
     finally:
@@ -315,13 +338,13 @@ def _replay(rows: list[dict], weights: np.ndarray, settings) -> tuple[float, flo
         )
         if not abstain:
             chosen = facts[int(np.argmax([features(row["q"], f) @ weights for f in facts]))]
-            gain = chosen.total_logprob - chosen.null_logprob
+            gain = chosen.question_gain
             abstain = (
                 echoes_question(chosen.text, row["q"])
                 or chosen.mean_logprob < settings.min_mean_logprob
                 or (
                     settings.min_question_gain is not None
-                    and np.isfinite(gain)
+                    and gain is not None
                     and gain < settings.min_question_gain
                 )
             )

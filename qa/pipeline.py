@@ -34,7 +34,13 @@ from .grounding import (
     supported,
 )
 from .retrieval import Hit, HybridRetriever
-from .synthesis import NULL_QUESTION, Generation, build_prompt, generate_span
+from .synthesis import (
+    NULL_QUESTION,
+    Generation,
+    build_prompt,
+    generate_span,
+    score_without_question,
+)
 from .types import ABSTENTION, Answer, Citation
 
 log = logging.getLogger(__name__)
@@ -58,6 +64,10 @@ class AnswerSettings(BaseModel, frozen=True):
     # Abstain when the question made the chosen span less likely than a question
     # that asks nothing did (log-likelihood difference; None: not checked).
     min_question_gain: float | None = 0.0
+    # Tokens of each span read after the null question (README, "Quality and speed").
+    gain_tokens: int = Field(default=8, ge=1, le=128)
+    # Spans read after the null question: the best this many by the other features.
+    gain_spans: int = Field(default=4, ge=1, le=17)
     # Log-priors on where the answer opens (see README, "What was tried").
     best_sentence_prior: float = 0.0
     question_word_prior: float = 0.0
@@ -181,7 +191,7 @@ class Assistant:
         signals["opening_mass"] = gen.first_step_mass
         signals["tokens"] = float(len(gen.logprobs) + 1)
         signals["mean_logprob"] = gen.mean_logprob if gen.logprobs else -99.0
-        if (gain := question_gain(gen)) is not None:
+        if (gain := gen.question_gain) is not None:
             signals["question_gain"] = gain
         return self._decide(gen, evidence, question, resolved, done)
 
@@ -206,15 +216,15 @@ class Assistant:
         resolved: Resolved,
         on_text: Callable[[str], None] | None = None,
     ) -> Generation:
-        """The greedy span and its alternatives, as answering decodes them."""
+        """The greedy span and its alternatives, as answering decodes them.
+
+        The spans that can still be chosen are then read after a question that
+        asks nothing, for their question gain (qa/synthesis.py).
+        """
         s = self.settings
         prompt = build_prompt(evidence.text, resolved.prompt_question, resolved.previous)
-        null_prompt = None
-        gain_weight = s.ranker_weights[ranking.FEATURES.index("question_gain")]
-        if gain_weight or s.min_question_gain is not None:
-            null_prompt = build_prompt(evidence.text, NULL_QUESTION, resolved.previous)
         try:
-            return generate_span(
+            gen = generate_span(
                 prompt,
                 evidence.text,
                 max_tokens=s.max_answer_tokens,
@@ -222,12 +232,31 @@ class Assistant:
                 start_bias=self._start_prior(evidence, resolved.prompt_question),
                 alternatives=s.alternatives,
                 min_first_step_mass=s.min_first_step_mass,
-                null_prompt=null_prompt,
             )
         except ValueError as exc:
             raise InputError(
                 "The question and its context are too long for the model; ask a shorter question."
             ) from exc
+        gain_weight = s.ranker_weights[ranking.FEATURES.index("question_gain")]
+        # Below the opening-mass bar the answer is abstained on whatever the gain.
+        if (gain_weight or s.min_question_gain is not None) and (
+            gen.first_step_mass >= s.min_first_step_mass
+        ):
+            contenders = self._contenders(gen, evidence, resolved.prompt_question)
+            if contenders:
+                null_prompt = build_prompt(evidence.text, NULL_QUESTION, resolved.previous)
+                score_without_question(null_prompt, contenders, s.gain_tokens)
+        return gen
+
+    def _contenders(self, gen: Generation, evidence: Evidence, question: str) -> list[Generation]:
+        """The spans worth reading after the null question: those of the kind asked
+        for, the best ``gain_spans`` by every other ranking feature (each read
+        costs a model call; README, "Quality and speed")."""
+        fitting = [c for c in candidates(gen, evidence, question) if c.fits]
+        weights = np.asarray(self.settings.ranker_weights, dtype=np.float64).copy()
+        weights[ranking.FEATURES.index("question_gain")] = 0.0
+        order = np.argsort(-ranking.scores(question, [c.facts for c in fitting], weights))
+        return [fitting[i].generation for i in order[: self.settings.gain_spans]]
 
     def _start_prior(self, evidence: Evidence, question: str) -> np.ndarray | None:
         """Per evidence byte, a log-prior for the answer opening there.
@@ -265,6 +294,7 @@ class Assistant:
         fitting = [c for c in located if c.fits]
         if not fitting:
             return None
+        fitting = [fitting[i] for i in ranking.comparable([c.facts for c in fitting])]
         best = ranking.best(question, [c.facts for c in fitting], self.settings.ranker_weights)
         return fitting[best].generation
 
@@ -286,7 +316,7 @@ class Assistant:
             return done("", True, f"model expects no answer here ({gen.first_step_mass:.3f})")
         if gen.mean_logprob < s.min_mean_logprob:
             return done("", True, f"low confidence ({gen.mean_logprob:.2f})")
-        gain = question_gain(gen)
+        gain = gen.question_gain
         if s.min_question_gain is not None and gain is not None and gain < s.min_question_gain:
             return done("", True, f"the question does not make this answer likelier ({gain:+.2f})")
         return done(text, False, "answered", citations)
@@ -300,13 +330,6 @@ def warm_up() -> None:
 
     _ = get_embedder().model
     vocabulary()
-
-
-def question_gain(gen: Generation) -> float | None:
-    """How much likelier the question made the span than a question that asks nothing."""
-    if not math.isfinite(gen.null_logprob) or not math.isfinite(gen.total_logprob):
-        return None
-    return gen.total_logprob - gen.null_logprob
 
 
 def _locate(gen: Generation, evidence: Evidence) -> tuple[int, int] | None:
@@ -381,7 +404,7 @@ def _span_facts(gen: Generation, evidence: Evidence, greedy: bool) -> ranking.Sp
         greedy=greedy,
         sentence=evidence.text[s0:s1],
         start_in_sentence=start - s0,
-        null_logprob=gen.null_logprob,
+        question_gain=gen.question_gain,
     )
 
 

@@ -43,8 +43,9 @@ class SpanFacts:
     greedy: bool  # the span greedy decoding produced
     sentence: str  # the evidence sentence it lies in
     start_in_sentence: int  # character offset of the span in that sentence
-    # The span's log-likelihood after a question that asks nothing (-inf: not measured).
-    null_logprob: float = -math.inf
+    # How much likelier the question made the span than a question that asks
+    # nothing (qa/synthesis.py Generation.question_gain); None: not measured.
+    question_gain: float | None = None
 
 
 FEATURES = (
@@ -58,7 +59,7 @@ FEATURES = (
     "sentence_overlap",  # share of the question's content words in the span's sentence
     "type_match",  # who→name, when→digit, where→name
     "whole_sentence",  # the span is most of its sentence
-    "question_gain",  # total log-likelihood minus the null question's (0 if not measured)
+    "question_gain",  # log-likelihood gained over a question that asks nothing (0: unmeasured)
 )
 
 
@@ -87,9 +88,7 @@ def features(question: str, span: SpanFacts) -> np.ndarray:
 
 
 def _question_gain(span: SpanFacts) -> float:
-    if not math.isfinite(span.null_logprob) or not math.isfinite(span.total_logprob):
-        return 0.0
-    return span.total_logprob - span.null_logprob
+    return 0.0 if span.question_gain is None else span.question_gain
 
 
 def _distance(span: SpanFacts, asked: set[str]) -> float:
@@ -115,6 +114,13 @@ def _type_match(question: str, text: str) -> float:
     if _WHO.search(question) or _WHERE.search(question):
         return 1.0 if name else -1.0
     return 0.0
+
+
+def comparable(spans: Sequence[SpanFacts]) -> list[int]:
+    """Indices of the spans to compare: those read after the null question when
+    any was (the others were left out as unable to win), else all of them."""
+    measured = [i for i, s in enumerate(spans) if s.question_gain is not None]
+    return measured or list(range(len(spans)))
 
 
 def weights_of(**named: float) -> tuple[float, ...]:
@@ -159,7 +165,7 @@ CONFIDENCE_FEATURES = (
     "log_tokens",
     "top_sentence_score",
     "spans",  # how many decoded spans were found in the evidence
-    "question_gain",  # the chosen span's log-likelihood minus the null question's
+    "question_gain",  # the chosen span's gain over a question that asks nothing
 )
 MARGIN_CAP = 10.0
 

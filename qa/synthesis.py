@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -98,13 +98,29 @@ class Generation:
     stop_logprob: float = -math.inf  # unconstrained, of ending the answer where it ends
     considered: list[Generation] = field(default_factory=list)  # greedy first, then alternatives
     tokens: list[int] = field(default_factory=list)  # the answer's token ids
-    # Log-likelihood of the same tokens, end included, after a question that asks
-    # nothing (see null_prompt in generate_span); -inf when not measured.
-    null_logprob: float = -math.inf
+    # The same tokens' log-likelihoods after a question that asks nothing (see
+    # score_without_question): the first few, and the end if all were read.
+    null_logprobs: list[float] = field(default_factory=list)
+    null_stop_logprob: float = -math.inf
 
     @property
     def mean_logprob(self) -> float:
         return sum(self.logprobs) / len(self.logprobs) if self.logprobs else -math.inf
+
+    @property
+    def question_gain(self) -> float | None:
+        """How much likelier the question made this span than the null question did.
+
+        Over the tokens read after the null question (the first few), and the
+        span's end too when every token was read; None when none was.
+        """
+        read = min(len(self.null_logprobs), len(self.logprobs))
+        if not read or self.byte_start < 0:
+            return None
+        gain = sum(self.logprobs[:read]) - sum(self.null_logprobs[:read])
+        if read == len(self.tokens) and math.isfinite(self.null_stop_logprob):
+            gain += self.stop_logprob - self.null_stop_logprob
+        return gain
 
     @property
     def total_logprob(self) -> float:
@@ -281,13 +297,8 @@ def generate_span(
     start_bias: np.ndarray | None = None,
     alternatives: int = 0,
     min_first_step_mass: float = 0.0,
-    null_prompt: str | None = None,
 ) -> Generation:
-    """Decode greedily under the span constraint; ``on_text`` receives pieces as they come.
-
-    With ``null_prompt`` (the same prompt asking a question that asks nothing),
-    every span considered also gets its ``null_logprob`` there.
-    """
+    """Decode greedily under the span constraint; ``on_text`` receives pieces as they come."""
     llm = get_llm()
     vocab = vocabulary()
     evidence_bytes = evidence.encode("utf-8")
@@ -325,45 +336,65 @@ def generate_span(
                 ids = _continue(llm, prompt_ids, token, c, max_tokens, stops)
                 considered.append(_generation(ids, c, len(prompt_ids)))
         best.considered = considered
-        if null_prompt is not None:
-            _score_without_question(llm, vocab, prompt_ids, null_prompt, considered)
     return best
 
 
-def _score_without_question(
-    llm, vocab: Vocabulary, prompt_ids: list[int], null_prompt: str, spans: list[Generation]
-) -> None:
-    """Each span's log-likelihood after a question that asks nothing.
+def score_without_question(null_prompt: str, spans: Sequence[Generation], limit: int = 8) -> None:
+    """Read each span's first ``limit`` tokens after a question that asks nothing.
 
     A small model likes some spans whatever is asked (a sentence's subject, a
     name it has seen often). How much more likely the question made a span
     than a content-free one did (pointwise mutual information, as in Holtzman
     et al. 2021, "Surface Form Competition") is the part of the likelihood the
-    question is responsible for. The null prompt shares the context's KV cache,
-    so only its question line and each span's few tokens are read.
+    question is responsible for (``Generation.question_gain``). The null prompt
+    shares its context with the prompt the spans were decoded from, so right
+    after decoding only its question line and each span's tokens are read, one
+    batch per span. Every token read costs the model's whole output layer
+    (262k words), so long spans are read only as far as ``limit``: a
+    whole-sentence span is judged by its opening, where it parts from others.
     """
-    null_ids = llm.tokenize(null_prompt.encode("utf-8"), add_bos=True, special=False)
-    if len(null_ids) + max((len(g.tokens) for g in spans), default=0) >= CONTEXT_TOKENS:
-        return
-    shared = 0
-    for a, b in zip(prompt_ids, null_ids, strict=False):
-        if a != b:
-            break
-        shared += 1
-    llm.n_tokens = min(shared, len(null_ids) - 1, len(prompt_ids))
-    llm.eval(null_ids[llm.n_tokens :])
+    llm = get_llm()
+    vocab = vocabulary()
+    with LLM_LOCK:
+        null_ids = llm.tokenize(null_prompt.encode("utf-8"), add_bos=True, special=False)
+        if len(null_ids) + limit >= CONTEXT_TOKENS:
+            return
+        # Keep whatever the cache holds of this prompt (the decoding just done
+        # left the context there, unless another question came in between).
+        cached = llm.input_ids[: llm.n_tokens]
+        shared = 0
+        for a, b in zip(cached, null_ids, strict=False):
+            if a != b:
+                break
+            shared += 1
+        prefix = _prefix_tokens(llm)
+        if shared < len(prefix):
+            _start_from_prefix(llm, null_ids)  # the few-shot prefix as evaluated on its own
+        else:
+            llm.n_tokens = min(shared, len(null_ids) - 1)
+        llm.eval(null_ids[llm.n_tokens :])
+        _read_spans(llm, vocab, len(null_ids), spans, limit)
+
+
+def _read_spans(
+    llm, vocab: Vocabulary, prompt_len: int, spans: Sequence[Generation], limit: int
+) -> None:
     n_vocab = llm.n_vocab()
     after_prompt = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(n_vocab,)).copy()
     for g in spans:
         if not g.tokens:
             continue
-        llm.n_tokens = len(null_ids)
-        rows = np.vstack([after_prompt, _eval_all_logits(llm, g.tokens)])
-        total = 0.0
-        for row, token in zip(rows, g.tokens, strict=False):
-            total += float(row[token]) - _logsumexp(row)
-        last = rows[-1]
-        g.null_logprob = total + _logsumexp(last[vocab.stop_ids]) - _logsumexp(last)
+        whole = len(g.tokens) <= limit
+        # The logits after each token read: all of them (the last scores the
+        # end) for a whole span, all but the last read for a cut one.
+        read = g.tokens if whole else g.tokens[: limit - 1]
+        llm.n_tokens = prompt_len
+        rows = [after_prompt, *(_eval_all_logits(llm, read) if read else [])]
+        norms = [_logsumexp(row) for row in rows]
+        scored = g.tokens[: min(len(g.tokens), limit)]
+        g.null_logprobs = [float(rows[i][t]) - norms[i] for i, t in enumerate(scored)]
+        if whole:
+            g.null_stop_logprob = _logsumexp(rows[-1][vocab.stop_ids]) - norms[-1]
 
 
 def _eval_all_logits(llm, tokens: list[int]) -> np.ndarray:

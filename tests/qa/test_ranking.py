@@ -60,12 +60,12 @@ def test_fit_learns_which_feature_marks_the_right_span():
 
 def test_question_gain_is_what_the_question_added_to_the_likelihood():
     q = "Who did Azercosmos seal cooperation agreements with?"
-    measured = SpanFacts("SatADSL", -2.0, -1.0, 2, 0.0, False, SENTENCE, 46, null_logprob=-9.0)
+    measured = SpanFacts("SatADSL", -2.0, -1.0, 2, 0.0, False, SENTENCE, 46, question_gain=7.0)
     assert float(features(q, measured)[FEATURES.index("question_gain")]) == 7.0
     # Not measured (no null prompt read): the feature is silent, not -inf.
     assert _feature(q, "SatADSL", "question_gain") == 0.0
     # A span the model likes whatever is asked loses to one the question points at.
-    subject = SpanFacts("Azercosmos", -1.5, -0.7, 2, 0.0, True, SENTENCE, 17, null_logprob=-1.0)
+    subject = SpanFacts("Azercosmos", -1.5, -0.7, 2, 0.0, True, SENTENCE, 17, question_gain=-0.5)
     weights = weights_of(total_logprob=1.0, question_gain=1.0)
     assert best(q, [subject, measured], weights_of(total_logprob=1.0)) == 0
     assert best(q, [subject, measured], weights) == 1

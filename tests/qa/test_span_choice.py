@@ -75,15 +75,28 @@ def test_an_answer_the_question_did_not_make_likelier_is_abstained_on():
     question = "How many countries did it sell to?"
     resolved = Resolved(question, question)
 
-    def decide(null_logprob: float, **settings) -> tuple[bool, str]:
+    def decide(null_logprobs: list[float], **settings) -> tuple[bool, str]:
         span = _span(ev, "33", [-0.5], -0.2)  # -0.7 in all, with the question
-        span.null_logprob = null_logprob
+        span.tokens = [101]
+        if null_logprobs:
+            span.null_logprobs, span.null_stop_logprob = null_logprobs[:1], null_logprobs[1]
         return _assistant(**settings)._decide(
             span, ev, question, resolved, lambda text, abstained, reason, *_: (abstained, reason)
         )
 
-    assert decide(-6.0) == (False, "answered")  # the question made "33" 5.3 nats likelier
-    abstained, reason = decide(-0.2)  # as likely whatever was asked: not an answer to it
+    assert decide([-5.0, -1.0]) == (False, "answered")  # the question made "33" 5.3 nats likelier
+    abstained, reason = decide([-0.1, -0.1])  # as likely whatever was asked: not an answer to it
     assert abstained and "does not make this answer likelier (-0.50)" in reason
-    assert decide(-0.2, min_question_gain=None) == (False, "answered")
-    assert decide(float("-inf")) == (False, "answered")  # not measured: no decision on it
+    assert decide([-0.1, -0.1], min_question_gain=None) == (False, "answered")
+    assert decide([]) == (False, "answered")  # not measured: no decision on it
+
+
+def test_question_gain_reads_the_end_only_when_every_token_was_read():
+    ev = _evidence(["It sold to 33 countries in 2020."], [0.9])
+    span = _span(ev, "33 countries", [-0.5, -0.25], -0.2)
+    span.tokens = [101, 102]
+    assert span.question_gain is None
+    span.null_logprobs, span.null_stop_logprob = [-3.0, -1.0], -0.7
+    assert span.question_gain == (-0.75 - -4.0) + (-0.2 - -0.7)
+    span.null_logprobs, span.null_stop_logprob = [-3.0], float("-inf")  # cut after one token
+    assert span.question_gain == -0.5 - -3.0
