@@ -21,12 +21,14 @@ Nothing in it names a question or an answer.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
 import click
 import numpy as np
 
+from qa import ranking
 from qa.ranking import (
     CONFIDENCE_FEATURES,
     FEATURES,
@@ -59,12 +61,21 @@ def cli() -> None:
     default=None,
     help="Tokens of each span read after the null question (default: the pipeline's).",
 )
-def dump(dataset: str, out: str, every: int, offset: int, gain_tokens: int | None) -> None:
+@click.option(
+    "--gain-spans",
+    type=int,
+    default=None,
+    help="Spans read after the null question (default: the pipeline's).",
+)
+def dump(
+    dataset: str, out: str, every: int, offset: int, gain_tokens: int | None, gain_spans: int | None
+) -> None:
     """Decode every question of one split and write its candidate spans.
 
     Beside the ranker's facts, each span's per-token log-likelihoods after the
     question and after the null question are kept, so that how many tokens to
-    read there can be replayed without decoding again."""
+    read there can be replayed without decoding again (``rules --gain-tokens``):
+    dump with more tokens and spans than the pipeline reads to replay fewer."""
     from dataclasses import asdict
 
     from tqdm import tqdm
@@ -72,14 +83,15 @@ def dump(dataset: str, out: str, every: int, offset: int, gain_tokens: int | Non
     from eval.datasets import load_dataset
     from eval.runner import prepare_index
     from qa.grounding import missing_terms
-    from qa.pipeline import AnswerSettings, Assistant, candidates, validate_question
+    from qa.pipeline import AnswerSettings, Assistant, validate_question
 
     ds = load_dataset(dataset)
     cases = ds.cases[offset::every]
     index_dir, holder = prepare_index(ds)
     settings = AnswerSettings()
-    if gain_tokens is not None:
-        settings = settings.model_copy(update={"gain_tokens": gain_tokens})
+    for name, value in (("gain_tokens", gain_tokens), ("gain_spans", gain_spans)):
+        if value is not None:
+            settings = settings.model_copy(update={name: value})
     assistant = Assistant(index_dir, settings)
     rows = []
     try:
@@ -96,8 +108,8 @@ def dump(dataset: str, out: str, every: int, offset: int, gain_tokens: int | Non
             row["missing"] = sorted(
                 missing_terms(resolved.prompt_question, " ".join(h.chunk.text for h in hits))
             )
-            gen = assistant.decode(ev, resolved)
-            row["mass"] = gen.first_step_mass
+            decoded = assistant.decode(ev, resolved)
+            row["mass"] = decoded.generation.first_step_mass
             row["cands"] = [
                 {
                     "facts": asdict(c.facts),
@@ -108,7 +120,7 @@ def dump(dataset: str, out: str, every: int, offset: int, gain_tokens: int | Non
                     "null_stop": c.generation.null_stop_logprob,
                     "n_tokens": len(c.generation.tokens),
                 }
-                for c in candidates(gen, ev, resolved.prompt_question)
+                for c in decoded.candidates
             ]
     finally:
         holder.cleanup()
@@ -205,6 +217,18 @@ def fit(train: str, folds: int) -> None:
     click.echo(f"    {'bias':18s} {bias:+.4f}")
 
 
+def _passes_hard_rules(row: dict, facts: list[SpanFacts], settings) -> bool:
+    """The pipeline's abstentions that come before any span is chosen
+    (qa/pipeline.py ``_run`` and ``_decide``): nothing to choose from, a term
+    the documents never mention, irrelevant evidence, no opening expected."""
+    return bool(
+        facts
+        and not row["missing"]
+        and row["sim"] >= settings.min_similarity
+        and row["mass"] >= settings.min_first_step_mass
+    )
+
+
 def _confidence_data(rows: list[dict], w: np.ndarray):
     """Per question that passes the hard rules: its confidence features and what
     answering (F1 of the chosen span, or 0 if unanswerable) and abstaining (1 if
@@ -213,19 +237,14 @@ def _confidence_data(rows: list[dict], w: np.ndarray):
     from qa.grounding import echoes_question
     from qa.pipeline import AnswerSettings
 
-    rules = AnswerSettings()  # the pipeline's hard rules, at their defaults
+    settings = AnswerSettings()  # the pipeline's hard rules, at their defaults
     xs, answer, abstain, fixed, count = [], [], [], 0.0, 0
     for row in rows:
         count += 1
         facts = _facts(row)
-        hard = (
-            not facts
-            or row["missing"]
-            or row["sim"] < rules.min_similarity
-            or row["mass"] < rules.min_first_step_mass
-        )
+        hard = not _passes_hard_rules(row, facts, settings)
         if not hard:
-            scores = np.array([features(row["q"], f) @ w for f in facts])
+            scores = ranking.scores(row["q"], facts, w)
             order = np.argsort(-scores, kind="stable")
             chosen = facts[order[0]]
             hard = echoes_question(chosen.text, row["q"])
@@ -330,14 +349,9 @@ def _replay(rows: list[dict], weights: np.ndarray, settings) -> tuple[float, flo
     answerable = sum(1 for r in rows if r["golds"])
     for row in rows:
         facts = _facts(row)
-        abstain = (
-            not facts
-            or bool(row["missing"])
-            or row["sim"] < settings.min_similarity
-            or row["mass"] < settings.min_first_step_mass
-        )
+        abstain = not _passes_hard_rules(row, facts, settings)
         if not abstain:
-            chosen = facts[int(np.argmax([features(row["q"], f) @ weights for f in facts]))]
+            chosen = facts[ranking.best(row["q"], facts, weights)]
             gain = chosen.question_gain
             abstain = (
                 echoes_question(chosen.text, row["q"])
@@ -358,22 +372,77 @@ def _replay(rows: list[dict], weights: np.ndarray, settings) -> tuple[float, flo
     return total / len(rows), has / answerable, noans / (len(rows) - answerable)
 
 
+def _regain(rows: list[dict], tokens: int | None, spans: int | None) -> list[dict]:
+    """The rows as if the pipeline had read ``tokens`` tokens of its ``spans``
+    best spans after the null question (None: as dumped), recomputed from the
+    dumped per-token log-likelihoods by the pipeline's own formula."""
+    from qa.synthesis import Generation
+
+    out = []
+    for row in rows:
+        cands = [dict(c) for c in row.get("cands", [])]
+        fitting = [c for c in cands if c["fits"]]
+        limit = len(fitting) if spans is None else spans
+        chosen = ranking.contenders(row["q"], [SpanFacts(**c["facts"]) for c in fitting], limit)
+        read = {id(fitting[i]) for i in chosen}
+        for c in cands:
+            gain = None
+            if id(c) in read and c.get("null_lps"):
+                cut = len(c["null_lps"]) if tokens is None else tokens
+                whole = cut >= c["n_tokens"] and len(c["null_lps"]) >= c["n_tokens"]
+                g = Generation(
+                    c["facts"]["text"],
+                    0,
+                    logprobs=c["lps"],
+                    stop_logprob=c["stop"],
+                    tokens=[0] * c["n_tokens"],
+                    null_logprobs=c["null_lps"][:cut],
+                    null_stop_logprob=c["null_stop"] if whole else -math.inf,
+                )
+                gain = g.question_gain
+            c["facts"] = {**c["facts"], "question_gain": gain}
+        out.append({**row, "cands": cands})
+    return out
+
+
 @cli.command()
 @click.argument("dumps", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-def rules(dumps: tuple[str, ...]) -> None:
-    """Replay the pipeline's rules on DUMPS with the question-gain weight and floor varied."""
+@click.option(
+    "--gain-tokens",
+    type=int,
+    default=None,
+    help="Replay reading only this many tokens of each span after the null question.",
+)
+@click.option(
+    "--gain-spans",
+    type=int,
+    default=None,
+    help="Replay reading only this many spans after the null question.",
+)
+def rules(dumps: tuple[str, ...], gain_tokens: int | None, gain_spans: int | None) -> None:
+    """Replay the pipeline's rules on DUMPS with the question-gain weight and floor varied.
+
+    With --gain-tokens or --gain-spans the gains are recomputed from the
+    dumped per-token log-likelihoods (a dump made with ``dump --gain-tokens``
+    at least as large, and ``--gain-spans`` at least as large)."""
     from qa.pipeline import AnswerSettings
-    from qa.ranking import WEIGHTS
 
     rows = [row for d in dumps for row in json.loads(Path(d).read_text(encoding="utf-8"))]
+    if gain_tokens is not None or gain_spans is not None:
+        if not any(c.get("null_lps") for r in rows for c in r.get("cands", [])):
+            raise click.UsageError(
+                "these dumps hold no per-token log-likelihoods; make them with "
+                "`python -m eval.fit_ranker dump ... --gain-tokens 32 --gain-spans 17`"
+            )
+        rows = _regain(rows, gain_tokens, gain_spans)
     gain_at = FEATURES.index("question_gain")
     default = AnswerSettings()
     click.echo(f"{len(rows)} questions; columns: overall F1, HasAns F1, NoAns")
     click.echo(f"{'gain weight':>11} {'mean log-p floor':>16} {'gain floor':>10}")
     for weight in (0.0, 0.25, 0.5, 1.0):
-        w = np.asarray(WEIGHTS, dtype=float).copy()
+        w = np.asarray(ranking.WEIGHTS, dtype=float).copy()
         w[gain_at] = weight
-        for floor in (default.min_mean_logprob, -np.inf):
+        for floor in (default.min_mean_logprob, -3.0):
             for gain_floor in (None, -1.0, 0.0, 1.0):
                 settings = default.model_copy(
                     update={"min_mean_logprob": floor, "min_question_gain": gain_floor}

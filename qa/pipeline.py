@@ -13,7 +13,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -183,11 +183,9 @@ class Assistant:
         if evidence.best_similarity < s.min_similarity:
             return done("", True, f"evidence not relevant ({evidence.best_similarity:.2f})")
 
-        gen = self.decode(evidence, resolved, on_text)
-        chosen = self._choose(gen, evidence, resolved.prompt_question)
-        if chosen is None:
+        gen = self._choose(self.decode(evidence, resolved, on_text), resolved.prompt_question)
+        if gen is None:
             return done("", True, "no span of the kind asked for (a quantity)")
-        gen = chosen
         signals["opening_mass"] = gen.first_step_mass
         signals["tokens"] = float(len(gen.logprobs) + 1)
         signals["mean_logprob"] = gen.mean_logprob if gen.logprobs else -99.0
@@ -215,21 +213,22 @@ class Assistant:
         evidence: Evidence,
         resolved: Resolved,
         on_text: Callable[[str], None] | None = None,
-    ) -> Generation:
+    ) -> Decoded:
         """The greedy span and its alternatives, as answering decodes them.
 
         The spans that can still be chosen are then read after a question that
         asks nothing, for their question gain (qa/synthesis.py).
         """
         s = self.settings
-        prompt = build_prompt(evidence.text, resolved.prompt_question, resolved.previous)
+        question = resolved.prompt_question
+        prompt = build_prompt(evidence.text, question, resolved.previous)
         try:
             gen = generate_span(
                 prompt,
                 evidence.text,
                 max_tokens=s.max_answer_tokens,
                 on_text=on_text,
-                start_bias=self._start_prior(evidence, resolved.prompt_question),
+                start_bias=self._start_prior(evidence, question),
                 alternatives=s.alternatives,
                 min_first_step_mass=s.min_first_step_mass,
             )
@@ -237,26 +236,28 @@ class Assistant:
             raise InputError(
                 "The question and its context are too long for the model; ask a shorter question."
             ) from exc
+        located = candidates(gen, evidence, question)
         gain_weight = s.ranker_weights[ranking.FEATURES.index("question_gain")]
         # Below the opening-mass bar the answer is abstained on whatever the gain.
         if (gain_weight or s.min_question_gain is not None) and (
             gen.first_step_mass >= s.min_first_step_mass
         ):
-            contenders = self._contenders(gen, evidence, resolved.prompt_question)
+            contenders = self._contenders(located, question)
             if contenders:
                 null_prompt = build_prompt(evidence.text, NULL_QUESTION, resolved.previous)
                 score_without_question(null_prompt, contenders, s.gain_tokens)
-        return gen
+                located = [c.with_measured_gain() for c in located]
+        return Decoded(gen, located)
 
-    def _contenders(self, gen: Generation, evidence: Evidence, question: str) -> list[Generation]:
-        """The spans worth reading after the null question: those of the kind asked
-        for, the best ``gain_spans`` by every other ranking feature (each read
-        costs a model call; README, "Quality and speed")."""
-        fitting = [c for c in candidates(gen, evidence, question) if c.fits]
-        weights = np.asarray(self.settings.ranker_weights, dtype=np.float64).copy()
-        weights[ranking.FEATURES.index("question_gain")] = 0.0
-        order = np.argsort(-ranking.scores(question, [c.facts for c in fitting], weights))
-        return [fitting[i].generation for i in order[: self.settings.gain_spans]]
+    def _contenders(self, located: list[Candidate], question: str) -> list[Generation]:
+        """The spans worth reading after the null question: those of the kind
+        asked for that can still win (``ranking.contenders``)."""
+        fitting = [c for c in located if c.fits]
+        s = self.settings
+        best = ranking.contenders(
+            question, [c.facts for c in fitting], s.gain_spans, s.ranker_weights
+        )
+        return [fitting[i].generation for i in best]
 
     def _start_prior(self, evidence: Evidence, question: str) -> np.ndarray | None:
         """Per evidence byte, a log-prior for the answer opening there.
@@ -282,16 +283,15 @@ class Assistant:
             prior[b0] = value
         return prior
 
-    def _choose(self, gen: Generation, evidence: Evidence, question: str) -> Generation | None:
+    def _choose(self, decoded: Decoded, question: str) -> Generation | None:
         """The best of the spans decoded (qa/ranking.py), or None when none fits the question.
 
         A span that cannot answer the kind of question asked (no quantity for
         "how many") is never chosen.
         """
-        located = candidates(gen, evidence, question)
-        if not located:
-            return gen  # _decide reports that no answer was found in the evidence
-        fitting = [c for c in located if c.fits]
+        if not decoded.candidates:
+            return decoded.generation  # _decide reports that no answer was found in the evidence
+        fitting = [c for c in decoded.candidates if c.fits]
         if not fitting:
             return None
         fitting = [fitting[i] for i in ranking.comparable([c.facts for c in fitting])]
@@ -366,6 +366,20 @@ class Candidate:
     generation: Generation
     facts: ranking.SpanFacts  # what the ranker scores
     fits: bool  # it can answer the kind of question asked (a quantity for "how many")
+
+    def with_measured_gain(self) -> Candidate:
+        """The same span once its generation has been read after the null question."""
+        gain = self.generation.question_gain
+        return replace(self, facts=replace(self.facts, question_gain=gain))
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """What decoding one question produced: the greedy span, and every decoded
+    span found in the evidence (greedy first) with the facts the ranker scores."""
+
+    generation: Generation
+    candidates: list[Candidate]
 
 
 def candidates(gen: Generation, evidence: Evidence, question: str) -> list[Candidate]:

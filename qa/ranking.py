@@ -123,6 +123,18 @@ def comparable(spans: Sequence[SpanFacts]) -> list[int]:
     return measured or list(range(len(spans)))
 
 
+def contenders(
+    question: str, spans: list[SpanFacts], limit: int, weights: Sequence[float] | None = None
+) -> list[int]:
+    """Indices of the ``limit`` spans that rank best on every feature but the
+    question gain: the only ones worth reading after the null question, as
+    each read costs a model call (README, "Quality and speed")."""
+    w = np.asarray(WEIGHTS if weights is None else weights, dtype=np.float64).copy()
+    w[FEATURES.index("question_gain")] = 0.0
+    order = np.argsort(-scores(question, spans, w), kind="stable")
+    return [int(i) for i in order[:limit]]
+
+
 def weights_of(**named: float) -> tuple[float, ...]:
     """A weight vector from feature names (unnamed features weigh nothing)."""
     unknown = set(named) - set(FEATURES)

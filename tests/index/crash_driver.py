@@ -25,6 +25,7 @@ import random
 import signal
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 
@@ -50,7 +51,6 @@ QUESTION = "When was the Orlan lighthouse built?"
 ANSWER = {"A": "1871", "B": "1884"}
 DEPOT_QUESTION = f"Who keeps the depot at {TOWNS[4]}?"
 WRITER_TIMEOUT_S = 120  # a whole update takes about a second
-_vectors: dict[str, np.ndarray] = {}
 
 
 def version(name: str) -> dict[str, str]:
@@ -93,13 +93,15 @@ def signature(index_dir: Path) -> list[tuple[str, int, int, str]]:
     return sorted((c.source, c.start, c.end, c.text) for c in index.chunks)
 
 
-def answers_from(index_dir: Path, state: str) -> bool:
-    """Retrieval on the loaded index returns this state's text for a changed document."""
+def answers_from(index_dir: Path, state: str, vectors: dict[str, np.ndarray]) -> bool:
+    """Retrieval on the loaded index returns this state's text for a changed document.
+
+    ``vectors`` are the questions' embeddings, made by a child (see prepare):
+    this parent never embeds."""
     index = load_index(index_dir, get_embedder().info)
     retriever = HybridRetriever(index, get_embedder())
-    # The questions' vectors were made by a child (see prepare): this parent never embeds.
-    depot = retriever.retrieve(DEPOT_QUESTION, 1, query_vector=_vectors[DEPOT_QUESTION])
-    lighthouse = retriever.retrieve(QUESTION, 1, query_vector=_vectors[QUESTION])
+    depot = retriever.retrieve(DEPOT_QUESTION, 1, query_vector=vectors[DEPOT_QUESTION])
+    lighthouse = retriever.retrieve(QUESTION, 1, query_vector=vectors[QUESTION])
     keeper = "Bruna4" if state == "B" else "Aldo4"
     return (
         bool(depot and lighthouse)
@@ -139,20 +141,29 @@ def writer(docs: Path, index_dir: Path, kill_after_calls: int | None) -> None:
     update_index([docs], index_dir, progress=False)
 
 
-def run_writer(docs: Path, index_dir: Path, kill_after_calls: int | None, delay: float | None):
-    """Fork a writer; returns (how it ended, seconds)."""
-    start = time.monotonic()
+def _spawn(work: Callable[[], None]) -> int:
+    """Fork a child that runs ``work`` and exits 0, or 3 if it raised; returns its pid.
+
+    A child that hangs prints where (every thread) and exits, instead of
+    leaving the test to time out with nothing to go on.
+    """
     pid = os.fork()
-    if pid == 0:  # child
-        # A writer that hangs prints where (every thread) and fails its round,
-        # instead of leaving the test to time out with nothing to go on.
+    if pid == 0:
         faulthandler.dump_traceback_later(WRITER_TIMEOUT_S, exit=True)
         code = 0
         try:
-            writer(docs, index_dir, kill_after_calls)
+            work()
         except BaseException:
+            traceback.print_exc()
             code = 3
         os._exit(code)
+    return pid
+
+
+def run_writer(docs: Path, index_dir: Path, kill_after_calls: int | None, delay: float | None):
+    """Fork a writer; returns (how it ended, seconds)."""
+    start = time.monotonic()
+    pid = _spawn(lambda: writer(docs, index_dir, kill_after_calls))
     if delay is not None:
         deadline = start + delay
         while time.monotonic() < deadline:
@@ -174,9 +185,8 @@ def _ended(status: int) -> str:
 def count_calls(docs: Path, index_dir: Path) -> int:
     """How many fsync/rename/replace calls one full update makes (measured in a fork)."""
     read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        faulthandler.dump_traceback_later(WRITER_TIMEOUT_S, exit=True)
+
+    def count() -> None:
         os.close(read)
         n = 0
         real_fsync, real_replace, real_rename = os.fsync, os.replace, os.rename
@@ -194,29 +204,22 @@ def count_calls(docs: Path, index_dir: Path) -> int:
         os.rename = counted(real_rename, twice=True)  # type: ignore[assignment]
         update_index([docs], index_dir, progress=False)
         os.write(write, str(n).encode())
-        os._exit(0)
+
+    pid = _spawn(count)
     os.close(write)
-    os.waitpid(pid, 0)
+    _wait_finished(pid, "the counting child")
     return int(os.read(read, 64))
+
+
+def _wait_finished(pid: int, what: str) -> None:
+    _, status = os.waitpid(pid, 0)
+    if _ended(status) != "finished":
+        raise RuntimeError(f"{what} ended: {_ended(status)}")
 
 
 def in_child(work: Callable[[], None]) -> None:
     """Run ``work`` in a forked child and wait for it; raise if it failed."""
-    pid = os.fork()
-    if pid == 0:
-        faulthandler.dump_traceback_later(WRITER_TIMEOUT_S, exit=True)
-        code = 0
-        try:
-            work()
-        except BaseException:
-            import traceback
-
-            traceback.print_exc()
-            code = 3
-        os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    if _ended(status) != "finished":
-        raise RuntimeError(f"a preparing child ended: {_ended(status)}")
+    _wait_finished(_spawn(work), "a preparing child")
 
 
 def prepare(work: Path, docs: Path) -> None:
@@ -239,8 +242,8 @@ def main(work: Path, seed: int, kills: int) -> None:
     docs, index_dir = work / "docs", work / "index"
     docs.mkdir(parents=True, exist_ok=True)
     in_child(lambda: prepare(work, docs))
-    vectors = np.load(work / "questions.npy")
-    _vectors.update({DEPOT_QUESTION: vectors[0], QUESTION: vectors[1]})
+    depot_vector, question_vector = np.load(work / "questions.npy")
+    vectors = {DEPOT_QUESTION: depot_vector, QUESTION: question_vector}
 
     expected = {name: signature(work / f"clean-{name}") for name in ("A", "B")}
     assert expected["A"] != expected["B"]
@@ -266,7 +269,7 @@ def main(work: Path, seed: int, kills: int) -> None:
         try:
             got = signature(index_dir)
             now = next((n for n, sig in expected.items() if sig == got), "mixed")
-            answered = now != "mixed" and answers_from(index_dir, now)
+            answered = now != "mixed" and answers_from(index_dir, now, vectors)
         except SeedqaError as exc:
             now, answered = f"unloadable: {exc}", False
         killed += ended == "killed"

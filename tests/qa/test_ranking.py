@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import numpy as np
 
-from eval.fit_ranker import _choice_f1, _fit
-from qa.ranking import FEATURES, SpanFacts, best, features, weights_of
+from eval.fit_ranker import _choice_f1, _fit, _regain
+from qa.ranking import FEATURES, SpanFacts, best, contenders, features, weights_of
 
 SENTENCE = (
     "In 1998 the company Azercosmos sealed cooperation agreements with SatADSL and Globecast."
@@ -69,3 +71,44 @@ def test_question_gain_is_what_the_question_added_to_the_likelihood():
     weights = weights_of(total_logprob=1.0, question_gain=1.0)
     assert best(q, [subject, measured], weights_of(total_logprob=1.0)) == 0
     assert best(q, [subject, measured], weights) == 1
+
+
+def test_only_spans_that_can_win_without_the_gain_are_read_again():
+    q = "Who did Azercosmos seal cooperation agreements with?"
+    spans = [
+        SpanFacts("1998", -6.0, -6.0, 1, 0.0, True, SENTENCE, 3, question_gain=9.0),
+        SpanFacts("SatADSL", -1.0, -0.5, 2, 0.0, False, SENTENCE, 60),
+        SpanFacts("Globecast", -3.0, -1.0, 3, 0.0, False, SENTENCE, 72),
+    ]
+    # A gain already measured does not promote a span: it is what is to be read.
+    assert contenders(q, spans, 2, weights_of(total_logprob=1.0, question_gain=1.0)) == [1, 2]
+    assert contenders(q, spans, 5, weights_of(total_logprob=1.0)) == [1, 2, 0]
+
+
+def _dumped(text: str, total: float, lps: list[float], null_lps: list[float]) -> dict:
+    facts = SpanFacts(text, total, total / len(lps), len(lps), 0.0, False, SENTENCE, 0)
+    return {
+        "facts": asdict(facts),
+        "fits": True,
+        "lps": lps,
+        "stop": -0.5,
+        "null_lps": null_lps,
+        "null_stop": -2.5,
+        "n_tokens": len(lps),
+    }
+
+
+def test_replayed_gains_are_the_pipelines_formula_on_fewer_tokens_and_spans():
+    best_span = _dumped("SatADSL", -2.0, [-1.0, -0.5], [-3.0, -1.5])
+    other = _dumped("Globecast", -4.0, [-2.0, -1.5], [-2.5, -1.5])
+    row = {"q": "Who did Azercosmos seal agreements with?", "cands": [best_span, other]}
+
+    def gains(**cut) -> list[float | None]:
+        (replayed,) = _regain([row], cut.get("tokens"), cut.get("spans"))
+        return [c["facts"]["question_gain"] for c in replayed["cands"]]
+
+    # Every token read: the tokens' gain plus the end's (-0.5 against -2.5).
+    assert gains() == [3.0 + 2.0, 0.5 + 2.0]
+    assert gains(tokens=1) == [2.0, 0.5]  # cut: no end score
+    assert gains(spans=1) == [5.0, None]  # only the best span by the other features
+    assert row["cands"][1]["facts"]["question_gain"] is None  # the dump is left as it was

@@ -7,7 +7,7 @@ import numpy as np
 from qa.chat import Resolved
 from qa.evidence import Evidence, Sentence
 from qa.grounding import fits_question
-from qa.pipeline import AnswerSettings, Assistant
+from qa.pipeline import AnswerSettings, Assistant, Decoded, candidates
 from qa.ranking import weights_of
 from qa.synthesis import Generation
 
@@ -43,8 +43,13 @@ def _assistant(**settings) -> Assistant:
     return a
 
 
+def _choose(assistant: Assistant, gen: Generation, ev: Evidence, question: str):
+    decoded = Decoded(gen, candidates(gen, ev, question))
+    return assistant._choose(decoded, question)
+
+
 def _chosen(weights, gen, ev, question):
-    return _assistant(ranker_weights=weights)._choose(gen, ev, question)
+    return _choose(_assistant(ranker_weights=weights), gen, ev, question)
 
 
 def test_whole_span_likelihood_and_relevance_decide():
@@ -66,8 +71,8 @@ def test_no_span_of_the_asked_kind_means_none():
     ev = _evidence(["It sold to France and Peru."], [0.5])
     only = _span(ev, "France and Peru", [-0.1], -0.1)
     only.considered = [only]
-    assert _assistant()._choose(only, ev, "How many countries?") is None
-    assert _assistant()._choose(only, ev, "Where did it sell?") is only
+    assert _choose(_assistant(), only, ev, "How many countries?") is None
+    assert _choose(_assistant(), only, ev, "Where did it sell?") is only
 
 
 def test_an_answer_the_question_did_not_make_likelier_is_abstained_on():
@@ -100,3 +105,13 @@ def test_question_gain_reads_the_end_only_when_every_token_was_read():
     assert span.question_gain == (-0.75 - -4.0) + (-0.2 - -0.7)
     span.null_logprobs, span.null_stop_logprob = [-3.0], float("-inf")  # cut after one token
     assert span.question_gain == -0.5 - -3.0
+
+
+def test_a_measured_gain_reaches_the_ranker():
+    ev = _evidence(["It sold to 33 countries in 2020."], [0.9])
+    gen = _span(ev, "33", [-0.5], -0.2)
+    gen.tokens = [101]
+    (candidate,) = candidates(gen, ev, "How many countries?")
+    assert candidate.facts.question_gain is None
+    gen.null_logprobs, gen.null_stop_logprob = [-3.0], -1.0
+    assert candidate.with_measured_gain().facts.question_gain == 2.5 + 0.8
