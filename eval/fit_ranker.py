@@ -3,10 +3,11 @@
 Two steps, because decoding is the slow part and fitting is instant:
 
     python -m eval.fit_ranker dump ../shared/benchmarks/squad-v2-dev-subset.json \\
-        --every 3 --offset 2 out/ranker/train.json
-    python -m eval.fit_ranker dump ... --every 3 --offset 0 out/ranker/valid.json
-    python -m eval.fit_ranker fit out/ranker/train.json
-    python -m eval.fit_ranker rules out/ranker/train.json out/ranker/valid.json
+        out/ranker/a.json --every 3 --offset 0 --gain-tokens 32 --gain-spans 17
+    python -m eval.fit_ranker dump ... out/ranker/b.json --every 3 --offset 1 ...
+    python -m eval.fit_ranker fit out/ranker/a.json
+    python -m eval.fit_ranker rules out/ranker/a.json out/ranker/b.json \\
+        --gain-tokens 8 --gain-spans 4
 
 ``dump`` runs the real retrieval and decoding for every question of one split
 and writes every candidate span with the facts the ranker sees; ``fit``
@@ -14,7 +15,8 @@ chooses weights that maximise the expected F1 of the chosen span on the
 training split's answerable questions (a softmax over each question's spans,
 L2-regularised), and reports the choice's F1 cross-validated beside the
 current rule; ``rules`` replays the pipeline's choice and abstention rules on
-dumps with the question-gain weight and floor varied (the README's table).
+dumps with the question-gain weight and floor varied (the README's table),
+reading as many tokens and spans after the null question as asked.
 Nothing in it names a question or an answer.
 """
 
@@ -45,6 +47,26 @@ def _facts(row: dict) -> list[SpanFacts]:
     return [facts[i] for i in comparable(facts)]
 
 
+def _gain_options(default: str):
+    """``--gain-tokens`` and ``--gain-spans``: how much is read after the null question."""
+
+    def add(command):
+        command = click.option(
+            "--gain-spans",
+            type=click.IntRange(min=1),
+            default=None,
+            help=f"Spans read after the null question {default}.",
+        )(command)
+        return click.option(
+            "--gain-tokens",
+            type=click.IntRange(min=1),
+            default=None,
+            help=f"Tokens of each span read after the null question {default}.",
+        )(command)
+
+    return add
+
+
 @click.group()
 def cli() -> None:
     """Dump candidate spans and fit the ranker's weights."""
@@ -53,20 +75,9 @@ def cli() -> None:
 @cli.command()
 @click.argument("dataset", type=click.Path(exists=True, dir_okay=False))
 @click.argument("out", type=click.Path(dir_okay=False))
-@click.option("--every", default=3, show_default=True)
-@click.option("--offset", default=0, show_default=True)
-@click.option(
-    "--gain-tokens",
-    type=int,
-    default=None,
-    help="Tokens of each span read after the null question (default: the pipeline's).",
-)
-@click.option(
-    "--gain-spans",
-    type=int,
-    default=None,
-    help="Spans read after the null question (default: the pipeline's).",
-)
+@click.option("--every", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True)
+@_gain_options("(default: the pipeline's)")
 def dump(
     dataset: str, out: str, every: int, offset: int, gain_tokens: int | None, gain_spans: int | None
 ) -> None:
@@ -407,24 +418,13 @@ def _regain(rows: list[dict], tokens: int | None, spans: int | None) -> list[dic
 
 @cli.command()
 @click.argument("dumps", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option(
-    "--gain-tokens",
-    type=int,
-    default=None,
-    help="Replay reading only this many tokens of each span after the null question.",
-)
-@click.option(
-    "--gain-spans",
-    type=int,
-    default=None,
-    help="Replay reading only this many spans after the null question.",
-)
+@_gain_options("(default: as dumped)")
 def rules(dumps: tuple[str, ...], gain_tokens: int | None, gain_spans: int | None) -> None:
     """Replay the pipeline's rules on DUMPS with the question-gain weight and floor varied.
 
     With --gain-tokens or --gain-spans the gains are recomputed from the
-    dumped per-token log-likelihoods (a dump made with ``dump --gain-tokens``
-    at least as large, and ``--gain-spans`` at least as large)."""
+    dumped per-token log-likelihoods, so the dump must have read at least as
+    many tokens and spans (``dump --gain-tokens 32 --gain-spans 17`` reads all)."""
     from qa.pipeline import AnswerSettings
 
     rows = [row for d in dumps for row in json.loads(Path(d).read_text(encoding="utf-8"))]
