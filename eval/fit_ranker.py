@@ -23,7 +23,6 @@ Nothing in it names a question or an answer.
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -99,10 +98,8 @@ def dump(
     ds = load_dataset(dataset)
     cases = ds.cases[offset::every]
     index_dir, holder = prepare_index(ds)
-    settings = AnswerSettings()
-    for name, value in (("gain_tokens", gain_tokens), ("gain_spans", gain_spans)):
-        if value is not None:
-            settings = settings.model_copy(update={name: value})
+    asked = {"gain_tokens": gain_tokens, "gain_spans": gain_spans}
+    settings = AnswerSettings(**{name: v for name, v in asked.items() if v is not None})
     assistant = Assistant(index_dir, settings)
     rows = []
     try:
@@ -399,16 +396,15 @@ def _regain(rows: list[dict], tokens: int | None, spans: int | None) -> list[dic
         for c in cands:
             gain = None
             if id(c) in read and c.get("null_lps"):
-                cut = len(c["null_lps"]) if tokens is None else tokens
-                whole = cut >= c["n_tokens"] and len(c["null_lps"]) >= c["n_tokens"]
+                # question_gain adds the end's score only when every token was read.
                 g = Generation(
                     c["facts"]["text"],
                     0,
                     logprobs=c["lps"],
                     stop_logprob=c["stop"],
                     tokens=[0] * c["n_tokens"],
-                    null_logprobs=c["null_lps"][:cut],
-                    null_stop_logprob=c["null_stop"] if whole else -math.inf,
+                    null_logprobs=c["null_lps"][:tokens],
+                    null_stop_logprob=c["null_stop"],
                 )
                 gain = g.question_gain
             c["facts"] = {**c["facts"], "question_gain": gain}

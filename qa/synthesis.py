@@ -361,12 +361,7 @@ def score_without_question(null_prompt: str, spans: Sequence[Generation], limit:
             return
         # Keep whatever the cache holds of this prompt (the decoding just done
         # left the context there, unless another question came in between).
-        cached = llm.input_ids[: llm.n_tokens]
-        shared = 0
-        for a, b in zip(cached, null_ids, strict=False):
-            if a != b:
-                break
-            shared += 1
+        shared = _common_prefix(llm.input_ids[: llm.n_tokens], null_ids)
         prefix = _prefix_tokens(llm)
         if shared < len(prefix):
             _start_from_prefix(llm, null_ids)  # the few-shot prefix as evaluated on its own
@@ -414,6 +409,16 @@ def _eval_all_logits(llm, tokens: list[int]) -> np.ndarray:
     return np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(len(tokens), n_vocab)).copy()
 
 
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many leading tokens two token sequences share."""
+    shared = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        shared += 1
+    return shared
+
+
 # (id of the Llama, the prefix tokens it evaluated on their own), see _start_from_prefix
 _prefix_state: tuple[int, tuple[int, ...]] | None = None
 
@@ -433,12 +438,9 @@ def _start_from_prefix(llm, prompt_ids: list[int]) -> None:
     """
     global _prefix_state
     prefix = _prefix_tokens(llm)
-    shared = 0
-    for a, b in zip(prefix, prompt_ids, strict=False):
-        if a != b:
-            break
-        shared += 1
-    shared = min(shared, len(prompt_ids) - 1)  # generate() must evaluate at least one token
+    shared = min(
+        _common_prefix(prefix, prompt_ids), len(prompt_ids) - 1
+    )  # generate() must evaluate at least one token
     key = (id(llm), tuple(prompt_ids[:shared]))
     cached = list(llm.input_ids[: llm.n_tokens])
     if shared and _prefix_state == key and cached[:shared] == list(key[1]):
