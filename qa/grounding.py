@@ -89,13 +89,24 @@ def key_terms(text: str) -> set[str]:
 
 
 def supported(answer: str, quotes: list[str]) -> bool:
-    """Every number and name in ``answer`` appears, as a whole word, in the cited text."""
+    """Every number and name in ``answer`` appears in the cited text.
+
+    A name must appear as a whole word. A number must appear as a whole
+    number, but may carry letters: "10" is in "the 10th century" and "1920"
+    in "the 1920s" (requiring a whole word there refused answers copied
+    straight from the text), while "10" is still not in "100" or "10.5".
+    """
     cited = " ".join(quotes)
     flat = cited.replace(",", "")
     return all(
-        re.search(rf"(?<!\w){re.escape(term)}(?!\w)", cited if term in cited else flat)
-        for term in key_terms(answer)
+        re.search(_whole(term), cited if term in cited else flat) for term in key_terms(answer)
     )
+
+
+def _whole(term: str) -> str:
+    if term[:1].isdigit():
+        return rf"(?<![\d.]){re.escape(term)}(?![.,]?\d)"
+    return rf"(?<!\w){re.escape(term)}(?!\w)"
 
 
 def echoes_question(answer: str, question: str) -> bool:
@@ -115,13 +126,26 @@ _OPENERS = frozenset(
 
 
 def question_terms(question: str) -> set[str]:
-    """Numbers and names a question mentions, lower-cased (question words excluded)."""
+    """Numbers and names a question mentions, lower-cased (question words excluded).
+
+    The question's first word is capitalised because it opens the sentence
+    ("Other than…", "Despite…", "Classification of…"), so it counts as a name
+    only when more than its capital says so (an acronym, a digit, a capital
+    inside it).
+    """
     terms = {n.replace(",", "") for n in _NUMBER.findall(question)}
+    opening = _WORD.search(question)
     for m in _NAME.finditer(question):
-        word = m.group(0).lower().replace("’", "'").removesuffix("'s")
+        text = m.group(0)
+        if opening and m.start() == opening.start() and not _MORE_THAN_A_CAPITAL.search(text[1:]):
+            continue
+        word = text.lower().replace("’", "'").rstrip("'").removesuffix("'s")
         if word not in _OPENERS:
             terms.add(word)
     return terms
+
+
+_MORE_THAN_A_CAPITAL = re.compile(r"[A-Z0-9]")
 
 
 def missing_terms(question: str, context: str) -> set[str]:

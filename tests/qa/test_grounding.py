@@ -15,6 +15,18 @@ def test_supported_needs_every_number_and_name_in_the_quote():
     assert supported("Turkey", ["Turkey's leading news channels"])
 
 
+def test_numbers_with_letters_attached_are_still_supported():
+    # Answers copied straight from "in the 10th and 11th centuries" were refused
+    # when a number had to stand as a whole word.
+    assert supported("10th and 11th centuries", ["in the 10th and 11th centuries"])
+    assert supported("1920s", ["since the 1920s"])
+    assert supported("T(n) = O(n2)", ["T(n) = 7n2 + 15n + 40 = O(n2)"])
+    # ...but a number is still not found inside a longer one.
+    assert not supported("10", ["over 100 years"])
+    assert not supported("45 million", ["$45.1 million"])
+    assert not supported("1.5", ["21.5 percent"])
+
+
 def test_echo_and_missing_terms():
     assert echoes_question("France", "What is the capital of France?")
     assert not echoes_question("Paris", "What is the capital of France?")
@@ -23,6 +35,16 @@ def test_echo_and_missing_terms():
     assert missing_terms("How much did Azercosmos export in 2020?", text) == set()
     assert missing_terms("What is the population of Baku?", text) == {"baku"}
     assert missing_terms("What did the Normans do?", "The Norman conquest began.") == set()
+    assert missing_terms("Who was the Normans' enemy?", "The Norman conquest began.") == set()
+
+
+def test_the_opening_word_is_not_a_name_unless_it_looks_like_one():
+    text = "Point Conception marks the line; the Californios wanted land."
+    assert missing_terms("Other than Point Conception, what marks it?", text) == set()
+    assert missing_terms("Despite the land laws, what did they want?", text) == set()
+    assert missing_terms("Other than Point Arguello, what marks it?", text) == {"arguello"}
+    assert missing_terms("ACB owns what?", text) == {"acb"}
+    assert missing_terms("McKinley said what?", text) == {"mckinley"}
 
 
 def test_injection_patterns():
