@@ -10,11 +10,15 @@ to instruct the assistant.
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Iterator
 from functools import lru_cache
 
-_WORD = re.compile(r"[A-Za-z0-9]+(?:['’.][A-Za-z0-9]+)*")
+# Letters of any alphabet: with ASCII-only classes "Jumièges" read as the
+# name "Jumi", which no text has as a whole word, so its answers were refused.
+_WORD = re.compile(r"[^\W_]+(?:['’.][^\W_]+)*")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_NAME = re.compile(r"\b[A-Z][A-Za-z0-9'’-]+")
+_CAPITALISED = re.compile(r"\b[^\W\d_][\w'’-]+")
 
 # Phrases that address the assistant rather than inform the reader. A sentence
 # (in a document) or a question carrying one is treated as an attempted
@@ -66,7 +70,7 @@ def _stopwords() -> frozenset[str]:
 def content_words(text: str) -> set[str]:
     """Lower-cased words that carry meaning, with a crude plural/possessive fold."""
     out = set()
-    for w in _WORD.findall(text):
+    for w in _WORD.findall(_fold(text)):
         w = w.lower().replace("’", "'")
         if w in _stopwords():
             continue
@@ -81,10 +85,14 @@ def looks_like_injection(text: str) -> bool:
     return bool(_INJECTION.search(text))
 
 
+def _names(text: str) -> Iterator[re.Match[str]]:
+    return (m for m in _CAPITALISED.finditer(text) if m.group()[0].isupper())
+
+
 def key_terms(text: str) -> set[str]:
     """Numbers and capitalised names: the content an answer must not invent."""
     numbers = {n.replace(",", "") for n in _NUMBER.findall(text)}
-    names = {n for n in _NAME.findall(text)}
+    names = {m.group() for m in _names(text)}
     return numbers | names
 
 
@@ -135,7 +143,7 @@ def question_terms(question: str) -> set[str]:
     """
     terms = {n.replace(",", "") for n in _NUMBER.findall(question)}
     opening = _WORD.search(question)
-    for m in _NAME.finditer(question):
+    for m in _names(question):
         text = m.group(0)
         if opening and m.start() == opening.start() and not _MORE_THAN_A_CAPITAL.search(text[1:]):
             continue
@@ -155,14 +163,23 @@ def missing_terms(question: str, context: str) -> set[str]:
     about a company the documents never name, rests on a premise the
     documents do not share: the answer would be about something else.
     """
-    lowered = context.lower().replace("’", "'")
+    lowered = _fold(context.lower().replace("’", "'"))
     flat = lowered.replace(",", "")
     missing = set()
     for term in question_terms(question):
+        term = _fold(term)
         stem = term[:-1] if len(term) > 4 and term.endswith("s") else term
         if not re.search(rf"(?<![\w]){re.escape(stem)}", flat if term.isdigit() else lowered):
             missing.add(term)
     return missing
+
+
+def _fold(text: str) -> str:
+    """Without accents: a question typed as "Herve" or "Sao Paulo" is about the
+    "Hervé" and "São Paulo" of the documents."""
+    if text.isascii():
+        return text
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 # Questions that ask for a quantity or a year, and what such an answer holds.
