@@ -118,9 +118,38 @@ def _whole(term: str) -> str:
 
 
 def echoes_question(answer: str, question: str) -> bool:
-    """True when the answer only repeats words of the question (it answers nothing)."""
+    """True when the answer only repeats words of the question (it answers nothing).
+
+    Except when the question offers a choice ("Is it abstract or concrete?",
+    "Which came first, steam or sail?") and the answer takes one side of it:
+    that repeats the question and answers it. "What needs time or space?"
+    offers no choice, so "space" is still an echo there.
+    """
     words = content_words(answer)
-    return not words or words <= content_words(question)
+    if not words or not words <= content_words(question):
+        return not words
+    return not _takes_a_side(words, question)
+
+
+_CHOICE = re.compile(r"([^\W_][\w'’-]*),?\s+or\s+([^\W_][\w'’-]*)", re.IGNORECASE)
+# A question that offers alternatives opens like a yes/no question, or ends
+# with them after a comma.
+_POLAR = re.compile(
+    r"^\W*(is|are|was|were|am|do|does|did|can|could|will|would|shall|should|has|have|had|may|might)"
+    r"\b",
+    re.IGNORECASE,
+)
+_TRAILING_CHOICE = re.compile(r",\s*[^,]+\s+or\s+[^,]+?\W*$", re.IGNORECASE)
+
+
+def _takes_a_side(words: set[str], question: str) -> bool:
+    if not (_POLAR.search(question) or _TRAILING_CHOICE.search(question)):
+        return False
+    for m in _CHOICE.finditer(question):
+        left, right = content_words(m.group(1)), content_words(m.group(2))
+        if left and right and bool(words & left) != bool(words & right):
+            return True
+    return False
 
 
 # Capitalised only because they open the question (or a clause of it): not names.

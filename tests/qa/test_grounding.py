@@ -33,6 +33,13 @@ def test_echo_and_missing_terms():
     assert echoes_question("France", "What is the capital of France?")
     assert not echoes_question("Paris", "What is the capital of France?")
     assert echoes_question("Robert of Jumièges", "Who made Robert of Jumieges earl?")
+    # A choice offered by the question, answered with one side of it, is an answer.
+    choice = "Is a problem instance typically abstract or concrete?"
+    assert not echoes_question("concrete", choice)
+    assert echoes_question("problem instance", choice)
+    assert echoes_question("abstract or concrete", choice)
+    assert not echoes_question("sail", "Which came first, steam or sail?")
+    assert echoes_question("space", "What cannot be defined by bounding time or space?")
     text = "Azercosmos exported services worth $45.1 million to 33 countries in 2020."
     assert missing_terms("How much did Azercosmos export in 2019?", text) == {"2019"}
     assert missing_terms("How much did Azercosmos export in 2020?", text) == set()
