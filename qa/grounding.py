@@ -112,6 +112,7 @@ def supported(answer: str, quotes: list[str]) -> bool:
 
 
 def _whole(term: str) -> str:
+    """A pattern for ``term`` standing on its own (see ``supported``)."""
     if term[:1].isdigit():
         return rf"(?<![\d.]){re.escape(term)}(?![.,]?\d)"
     return rf"(?<!\w){re.escape(term)}(?!\w)"
@@ -174,7 +175,7 @@ def question_terms(question: str) -> set[str]:
     opening = _WORD.search(question)
     for m in _names(question):
         text = m.group(0)
-        if opening and m.start() == opening.start() and not _MORE_THAN_A_CAPITAL.search(text[1:]):
+        if opening and m.start() == opening.start() and not _looks_like_a_name(text):
             continue
         word = text.lower().replace("’", "'").rstrip("'").removesuffix("'s")
         if word not in _OPENERS:
@@ -182,7 +183,9 @@ def question_terms(question: str) -> set[str]:
     return terms
 
 
-_MORE_THAN_A_CAPITAL = re.compile(r"[A-Z0-9]")
+def _looks_like_a_name(word: str) -> bool:
+    """More than an opening capital: an acronym, a digit, a capital inside."""
+    return any(c.isupper() or c.isdigit() for c in word[1:])
 
 
 def missing_terms(question: str, context: str) -> set[str]:
