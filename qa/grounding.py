@@ -127,8 +127,10 @@ def echoes_question(answer: str, question: str) -> bool:
     offers no choice, so "space" is still an echo there.
     """
     words = content_words(answer)
-    if not words or not words <= content_words(question):
-        return not words
+    if not words:
+        return True
+    if not words <= content_words(question):
+        return False
     return not _takes_a_side(words, question)
 
 

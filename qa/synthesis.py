@@ -438,9 +438,8 @@ def _start_from_prefix(llm, prompt_ids: list[int]) -> None:
     """
     global _prefix_state
     prefix = _prefix_tokens(llm)
-    shared = min(
-        _common_prefix(prefix, prompt_ids), len(prompt_ids) - 1
-    )  # generate() must evaluate at least one token
+    # generate() must evaluate at least one token.
+    shared = min(_common_prefix(prefix, prompt_ids), len(prompt_ids) - 1)
     key = (id(llm), tuple(prompt_ids[:shared]))
     cached = list(llm.input_ids[: llm.n_tokens])
     if shared and _prefix_state == key and cached[:shared] == list(key[1]):
