@@ -14,13 +14,17 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import regex
+
 from .types import Answer
 
 _PRONOUN = re.compile(r"\b(it|its|they|them|their|he|him|his|she|her)\b", re.IGNORECASE)
 _ELLIPTICAL_START = re.compile(
     r"^\s*(to|in|into|from|for|by|with|and|or|what about|how about|which of|of)\b", re.IGNORECASE
 )
-_NAME_RUN = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+(?:of|the|and|de|du)?\s*[A-Z][\w'’.-]*)*")
+# `regex` rather than `re`: a name may open with a capital of any alphabet
+# ("Émile Zola", "Østfold"), which only \p{Lu} names.
+_NAME_RUN = regex.compile(r"\b\p{Lu}[\w'’.-]*(?:\s+(?:of|the|and|de|du)?\s*\p{Lu}[\w'’.-]*)*")
 _OPENERS = {
     "what",
     "which",
