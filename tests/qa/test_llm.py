@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
+
 from qa import llm
 
 
@@ -26,3 +28,24 @@ def test_model_is_assembled_verified_and_repaired(tmp_path, monkeypatch):
         assert not list(tmp_path.glob(".*.tmp"))
     finally:
         llm.model_path.cache_clear()
+
+
+def test_another_gguf_can_be_named_and_a_wrong_one_is_explained(tmp_path, monkeypatch):
+    from index.errors import SeedqaError
+
+    not_a_model = tmp_path / "notes.gguf"
+    not_a_model.write_text("not a model")
+    monkeypatch.setenv("SEEDQA_GGUF", str(not_a_model))
+    llm.model_path.cache_clear()
+    llm.get_llm.cache_clear()
+    try:
+        assert llm.model_path() == not_a_model
+        with pytest.raises(SeedqaError, match="Could not load the language model"):
+            llm.get_llm()
+        monkeypatch.setenv("SEEDQA_GGUF", str(tmp_path / "missing.gguf"))
+        llm.model_path.cache_clear()
+        with pytest.raises(SeedqaError, match="not a file"):
+            llm.model_path()
+    finally:
+        llm.model_path.cache_clear()
+        llm.get_llm.cache_clear()
