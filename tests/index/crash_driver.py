@@ -10,10 +10,12 @@ questions on the surviving index afterwards.
 
 The corpus flips between two versions, A and B, that differ in many ways at
 once (edited, added and removed documents). Each round the writer updates the
-index towards the other version and is killed either after a random number of
-``fsync``/``rename``/``replace`` calls or after a random delay (which also
-lands inside file writes, chunking and embedding). Debris from killed
-writers is never cleaned by the driver: the next writer must cope with it.
+index towards the other version and is killed after a random number of
+``fsync``/``rename``/``replace`` calls, after a random delay (which also
+lands inside file writes, chunking and embedding), or just after the commit
+(the manifest's replace), which must leave the new version. Debris from
+killed writers is never cleaned by the driver: the next writer must cope
+with it.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import numpy as np
 from index import get_embedder, load_index, update_index
 from index.chunking import _punkt
 from index.errors import SeedqaError
+from index.store import MANIFEST
 from qa.retrieval import HybridRetriever
 
 DOCS = 24
@@ -110,35 +113,51 @@ def answers_from(index_dir: Path, state: str, vectors: dict[str, np.ndarray]) ->
     )
 
 
-def writer(docs: Path, index_dir: Path, kill_after_calls: int | None) -> None:
-    """The child: update the index, SIGKILLing itself at the given sync/rename call."""
-    if kill_after_calls is not None:
-        calls = 0
+KillAt = tuple[str, int]  # ("calls", n) or ("commit", n); see instrument
 
-        def hit() -> None:
-            nonlocal calls
-            calls += 1
-            if calls == kill_after_calls:
+
+def instrument(kill_at: KillAt | None, report_fd: int) -> None:
+    """Count this process's fsync/rename/replace calls, and SIGKILL it at one of them.
+
+    Every call writes a byte to ``report_fd``, so the parent learns how far a
+    writer got. ``("calls", n)`` kills at the n-th call; ``("commit", n)`` at
+    the n-th call after the manifest's replace returned (0: right then). The
+    commit is the last of about twenty calls, so kills drawn over all of them
+    rarely land after it; the commit mode makes sure some do.
+    """
+    calls = 0
+    after_commit: int | None = None
+
+    def hit(commit: bool = False) -> None:
+        nonlocal calls, after_commit
+        calls += 1
+        os.write(report_fd, b".")
+        if commit:
+            after_commit = 0
+        elif after_commit is not None:
+            after_commit += 1
+        if kill_at is not None:
+            kind, n = kill_at
+            if (kind, n) == ("calls", calls) or (kind, n) == ("commit", after_commit):
                 os.kill(os.getpid(), signal.SIGKILL)
 
-        real_fsync, real_replace, real_rename = os.fsync, os.replace, os.rename
+    real_fsync, real_replace, real_rename = os.fsync, os.replace, os.rename
 
-        def fsync(fd: int) -> None:
-            hit()
-            real_fsync(fd)
+    def fsync(fd: int) -> None:
+        hit()
+        real_fsync(fd)
 
-        def replace(a, b) -> None:
-            hit()
-            real_replace(a, b)
-            hit()
+    def replace(a, b) -> None:
+        hit()
+        real_replace(a, b)
+        hit(commit=Path(b).name == MANIFEST)
 
-        def rename(a, b) -> None:
-            hit()
-            real_rename(a, b)
-            hit()
+    def rename(a, b) -> None:
+        hit()
+        real_rename(a, b)
+        hit()
 
-        os.fsync, os.replace, os.rename = fsync, replace, rename  # type: ignore[assignment]
-    update_index([docs], index_dir, progress=False)
+    os.fsync, os.replace, os.rename = fsync, replace, rename  # type: ignore[assignment]
 
 
 def _spawn(work: Callable[[], None]) -> int:
@@ -160,55 +179,41 @@ def _spawn(work: Callable[[], None]) -> int:
     return pid
 
 
-def run_writer(docs: Path, index_dir: Path, kill_after_calls: int | None, delay: float | None):
-    """Fork a writer; returns (how it ended, seconds)."""
+def run_writer(docs: Path, index_dir: Path, kill_at: KillAt | None, delay: float | None):
+    """Fork a writer; returns (how it ended, seconds, sync/rename calls it made)."""
+    read, write = os.pipe()
     start = time.monotonic()
-    pid = _spawn(lambda: writer(docs, index_dir, kill_after_calls))
+
+    def work() -> None:
+        os.close(read)
+        instrument(kill_at, write)
+        update_index([docs], index_dir, progress=False)
+
+    pid = _spawn(work)
+    os.close(write)
+    status = None
     if delay is not None:
         deadline = start + delay
-        while time.monotonic() < deadline:
-            done, status = os.waitpid(pid, os.WNOHANG)
+        while status is None and time.monotonic() < deadline:
+            done, ended = os.waitpid(pid, os.WNOHANG)
             if done:
-                return _ended(status), time.monotonic() - start
-            time.sleep(0.002)
-        os.kill(pid, signal.SIGKILL)
-    _, status = os.waitpid(pid, 0)
-    return _ended(status), time.monotonic() - start
+                status = ended
+            else:
+                time.sleep(0.002)
+        if status is None:
+            os.kill(pid, signal.SIGKILL)
+    if status is None:
+        _, status = os.waitpid(pid, 0)
+    seconds = time.monotonic() - start
+    with os.fdopen(read, "rb") as fh:
+        calls = len(fh.read())
+    return _ended(status), seconds, calls
 
 
 def _ended(status: int) -> str:
     if os.WIFSIGNALED(status):
         return "killed" if os.WTERMSIG(status) == signal.SIGKILL else "signal"
     return "finished" if os.WEXITSTATUS(status) == 0 else "failed"
-
-
-def count_calls(docs: Path, index_dir: Path) -> int:
-    """How many fsync/rename/replace calls one full update makes (measured in a fork)."""
-    read, write = os.pipe()
-
-    def count() -> None:
-        os.close(read)
-        n = 0
-        real_fsync, real_replace, real_rename = os.fsync, os.replace, os.rename
-
-        def counted(fn, twice=False):
-            def wrapper(*args):
-                nonlocal n
-                n += 2 if twice else 1
-                return fn(*args)
-
-            return wrapper
-
-        os.fsync = counted(real_fsync)  # type: ignore[assignment]
-        os.replace = counted(real_replace, twice=True)  # type: ignore[assignment]
-        os.rename = counted(real_rename, twice=True)  # type: ignore[assignment]
-        update_index([docs], index_dir, progress=False)
-        os.write(write, str(n).encode())
-
-    pid = _spawn(count)
-    os.close(write)
-    _wait_finished(pid, "the counting child")
-    return int(os.read(read, 64))
 
 
 def _wait_finished(pid: int, what: str) -> None:
@@ -249,9 +254,13 @@ def main(work: Path, seed: int, kills: int) -> None:
     assert expected["A"] != expected["B"]
     state = "A"
     write_version(docs, "B")
-    t0 = time.monotonic()
-    calls = count_calls(docs, work / "probe")  # a full A->B build into a scratch index
-    full_seconds = time.monotonic() - t0
+    # A full A->B build into a scratch index: how long an update takes and how
+    # many sync/rename calls it makes. An update of the live index can make a
+    # few more (loading it may record its checksums), so the range kills are
+    # drawn from grows to the most calls any writer was seen to make.
+    ended, full_seconds, calls = run_writer(docs, work / "probe", None, None)
+    if ended != "finished":
+        raise RuntimeError(f"the probing writer ended: {ended}")
     print(json.dumps({"calls_per_update": calls, "update_seconds": full_seconds}), flush=True)
 
     killed = 0
@@ -260,12 +269,17 @@ def main(work: Path, seed: int, kills: int) -> None:
         rounds += 1
         target = "B" if state == "A" else "A"
         write_version(docs, target)
-        if rng.random() < 0.5:
+        draw = rng.random()
+        if draw < 0.4:
             mode, point = "calls", rng.randint(1, calls)
-            ended, seconds = run_writer(docs, index_dir, point, None)
-        else:
+            ended, seconds, made = run_writer(docs, index_dir, ("calls", point), None)
+        elif draw < 0.8:
             mode, point = "delay", rng.uniform(0.0, full_seconds * 1.2)
-            ended, seconds = run_writer(docs, index_dir, None, point)
+            ended, seconds, made = run_writer(docs, index_dir, None, point)
+        else:
+            mode, point = "commit", rng.randint(0, 1)
+            ended, seconds, made = run_writer(docs, index_dir, ("commit", point), None)
+        calls = max(calls, made)
         try:
             got = signature(index_dir)
             now = next((n for n, sig in expected.items() if sig == got), "mixed")
@@ -285,6 +299,7 @@ def main(work: Path, seed: int, kills: int) -> None:
                     "state": now,
                     "answered": answered,
                     "seconds": round(seconds, 3),
+                    "calls": made,
                 }
             ),
             flush=True,
