@@ -16,6 +16,7 @@ import click
 from index import resolve_index_dir
 from index.config import DEFAULT_INDEX_DIR
 from index.errors import IndexMissingError, SeedqaError
+from qa.wording import counted
 
 INDEX_DIR_HELP = f"Index folder (default: $SEEDQA_INDEX_DIR or ./{DEFAULT_INDEX_DIR})."
 
@@ -82,8 +83,9 @@ def index_cmd(paths: tuple[str, ...], index_dir: str | None, rebuild: bool, quie
     click.echo(
         f"{len(report.added)} added, {len(report.updated)} updated, {len(report.removed)} removed, "
         f"{len(report.unchanged)} unchanged, {len(report.skipped)} skipped; "
-        f"{report.embedded_chunks} chunks embedded. Index: {report.documents} documents, "
-        f"{report.chunks} chunks in {report.index_dir}"
+        f"{counted(report.embedded_chunks, 'chunk')} embedded. "
+        f"Index: {counted(report.documents, 'document')}, "
+        f"{counted(report.chunks, 'chunk')} in {report.index_dir}"
     )
 
 
@@ -96,8 +98,8 @@ def remove_cmd(sources: tuple[str, ...], index_dir: str | None) -> None:
 
     report = remove_documents(sources, index_dir)
     click.echo(
-        f"Removed {len(report.removed)}; index: {report.documents} documents, "
-        f"{report.chunks} chunks."
+        f"Removed {len(report.removed)}; index: {counted(report.documents, 'document')}, "
+        f"{counted(report.chunks, 'chunk')}."
     )
 
 
@@ -116,11 +118,14 @@ def status_cmd(index_dir: str | None, as_json: bool) -> None:
         click.echo(json.dumps(manifest.model_dump(mode="json", exclude={"files"}), indent=1))
         return
     click.echo(
-        f"Index {path}: {len(manifest.documents)} documents, {manifest.chunk_count} chunks, "
+        f"Index {path}: {counted(len(manifest.documents), 'document')}, "
+        f"{counted(manifest.chunk_count, 'chunk')}, "
         f"{manifest.embedder.name}, updated {manifest.updated_at}"
     )
     for source, entry in sorted(manifest.documents.items()):
-        click.echo(f"  {source}  ({entry.chunks} chunks, {entry.chars:,} characters)")
+        click.echo(
+            f"  {source}  ({counted(entry.chunks, 'chunk')}, {counted(entry.chars, 'character')})"
+        )
 
 
 def _ensure_index(index_dir: str | None) -> None:

@@ -22,6 +22,7 @@ from index.errors import SeedqaError
 from .chat import Turn
 from .pipeline import Assistant, get_assistant, warm_up
 from .types import Answer
+from .wording import counted
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,8 @@ class WebApp:
         if manifest is None:
             return "**Index:** empty — upload a document to start."
         return (
-            f"**Index:** {len(manifest.documents)} documents, {manifest.chunk_count} chunks  \n"
+            f"**Index:** {counted(len(manifest.documents), 'document')}, "
+            f"{counted(manifest.chunk_count, 'chunk')}  \n"
             f"**Embedder:** {manifest.embedder.name}  \n"
             f"**Updated:** {manifest.updated_at}"
         )

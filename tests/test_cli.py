@@ -38,6 +38,7 @@ def test_index_reports_changes_and_chat_reads_stdin(tmp_path):
     first = run_cli("index", "seeds", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert "1 added" in first.stdout and "skipped" in first.stdout and "binary" in first.stdout
+    assert "Index: 1 document, " in first.stdout  # not "1 documents"
     again = run_cli("index", "seeds", "-q", cwd=tmp_path)
     assert "0 added, 0 updated, 0 removed, 1 unchanged" in again.stdout
     assert "0 chunks embedded" in again.stdout
