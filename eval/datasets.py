@@ -12,6 +12,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from index.errors import InputError
 
@@ -50,19 +53,24 @@ def load_dataset(path: str | Path) -> Dataset:
     if not path.is_file():
         raise InputError(f"No such dataset: {path}.")
     if path.suffix == ".jsonl":
-        return Dataset(path.stem, [EvalCase(c) for c in load_suite(path)], suite_documents(path))
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path} is not readable JSON ({exc}).") from exc
-    if isinstance(raw, dict) and isinstance(raw.get("data"), list):
-        return load_squad(raw, path.stem)
-    if isinstance(raw, dict) and isinstance(raw.get("examples"), list):
-        return load_rag_dataset(raw, path.stem)
-    raise InputError(
-        f"{path}: not a suite (.jsonl), a SQuAD v2 file (with 'data') or a "
-        "LabelledRagDataset (with 'examples')."
-    )
+        dataset = Dataset(path.stem, [EvalCase(c) for c in load_suite(path)], suite_documents(path))
+    else:
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InputError(f"{path} is not readable JSON ({exc}).") from exc
+        if isinstance(raw, dict) and isinstance(raw.get("data"), list):
+            dataset = load_squad(raw, path.stem, source=str(path))
+        elif isinstance(raw, dict) and isinstance(raw.get("examples"), list):
+            dataset = load_rag_dataset(raw, path.stem, source=str(path))
+        else:
+            raise InputError(
+                f"{path}: not a suite (.jsonl), a SQuAD v2 file (with 'data') or a "
+                "LabelledRagDataset (with 'examples')."
+            )
+    if not dataset.cases:
+        raise InputError(f"{path} holds no questions: nothing to evaluate.")
+    return dataset
 
 
 def suite_documents(suite: Path) -> dict[str, str]:
@@ -73,50 +81,104 @@ def suite_documents(suite: Path) -> dict[str, str]:
     return {p.name: p.read_text(encoding="utf-8") for p in sorted(folder.iterdir()) if p.is_file()}
 
 
-def load_squad(raw: dict, name: str = "squad") -> Dataset:
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+class _SquadAnswer(BaseModel):
+    text: str
+
+
+class _SquadQuestion(BaseModel):
+    id: str | int
+    question: str
+    answers: list[_SquadAnswer] = []
+    is_impossible: bool = False
+
+
+class _SquadParagraph(BaseModel):
+    context: str
+    qas: list[_SquadQuestion]
+
+
+class _SquadArticle(BaseModel):
+    title: str | None = None
+    paragraphs: list[_SquadParagraph]
+
+
+class _SquadFile(BaseModel):
+    """The parts of SQuAD v2's JSON we read; other fields are ignored."""
+
+    data: list[_SquadArticle]
+
+
+class _RagExample(BaseModel):
+    query: str
+    reference_contexts: list[str] | None = None
+    reference_answer: str | None = None
+
+
+class _RagFile(BaseModel):
+    """The parts of llama-index's LabelledRagDataset JSON we read."""
+
+    examples: list[_RagExample]
+
+
+def _parse(model: type[_Model], raw: dict, source: str, shape: str) -> _Model:
+    """Validate a dataset's JSON, naming the first thing wrong and where (not a traceback)."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        wrong = "should be a JSON object" if error["type"] == "model_type" else error["msg"]
+        raise InputError(
+            f"{source}: not a valid {shape} file: {where}: {wrong[0].lower()}{wrong[1:]}."
+        ) from exc
+
+
+def load_squad(raw: dict, name: str = "squad", source: str = "") -> Dataset:
     """One document per article (paragraphs joined by blank lines), every question a case."""
+    squad = _parse(_SquadFile, raw, source or name, "SQuAD v2")
     documents: dict[str, str] = {}
     cases: list[EvalCase] = []
-    for number, article in enumerate(raw["data"]):
-        title = str(article.get("title") or f"article-{number}")
+    for number, article in enumerate(squad.data):
+        title = article.title or f"article-{number}"
         file_name = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in title) + ".txt"
         parts: list[str] = []
         offset = 0
-        for paragraph in article["paragraphs"]:
-            context = paragraph["context"]
+        for paragraph in article.paragraphs:
+            context = paragraph.context
             span = GoldSpan(f"{name}/{file_name}", offset, offset + len(context))
             parts.append(context)
             offset += len(context) + 2
-            for qa in paragraph["qas"]:
-                impossible = bool(qa.get("is_impossible", False))
+            for qa in paragraph.qas:
                 # As the official script: gold answers that normalise to nothing
                 # do not count, and a question without any is unanswerable.
-                texts = [a["text"] for a in qa.get("answers", ())]
-                golds = () if impossible else tuple(t for t in texts if normalize_answer(t))
+                texts = [a.text for a in qa.answers]
+                golds = () if qa.is_impossible else tuple(t for t in texts if normalize_answer(t))
                 impossible = not golds
                 expect = Expectation(unanswerable=True) if impossible else Expectation(any=golds)
                 kind = "squad-noans" if impossible else "squad-hasans"
-                case = Case(id=str(qa["id"]), question=qa["question"], expect=expect, kind=kind)
+                case = Case(id=str(qa.id), question=qa.question, expect=expect, kind=kind)
                 cases.append(EvalCase(case, golds=golds, gold_span=span, squad=True))
         documents[file_name] = "\n\n".join(parts)
     return Dataset(name, cases, documents)
 
 
-def load_rag_dataset(raw: dict, name: str = "rag_dataset") -> Dataset:
+def load_rag_dataset(raw: dict, name: str = "rag_dataset", source: str = "") -> Dataset:
     """llama-index's LabelledRagDataset: its reference contexts become the documents."""
+    rag = _parse(_RagFile, raw, source or name, "LabelledRagDataset")
     documents: dict[str, str] = {}
     by_text: dict[str, str] = {}
     cases: list[EvalCase] = []
-    for number, example in enumerate(raw["examples"]):
-        question = example.get("query")
-        if not question:
-            raise InputError(f"{name}: example {number} has no 'query'.")
-        for context in example.get("reference_contexts") or []:
+    for number, example in enumerate(rag.examples):
+        if not example.query.strip():
+            raise InputError(f"{source or name}: example {number} has an empty 'query'.")
+        for context in example.reference_contexts or []:
             if context not in by_text:
                 file_name = f"context-{len(by_text):04d}.txt"
                 by_text[context] = file_name
                 documents[file_name] = context
-        reference = str(example.get("reference_answer") or "")
-        case = Case(id=f"{name}-{number}", question=question, expect=Expectation(), kind="rag")
-        cases.append(EvalCase(case, reference=reference))
+        case = Case(id=f"{name}-{number}", question=example.query, expect=Expectation(), kind="rag")
+        cases.append(EvalCase(case, reference=example.reference_answer or ""))
     return Dataset(name, cases, documents)

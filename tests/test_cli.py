@@ -24,6 +24,18 @@ def test_user_mistakes_get_one_line_errors(tmp_path):
     ]
     (tmp_path / "empty").mkdir()
     cases.append((("index", str(tmp_path / "empty"), "--index-dir", idx), "No supported documents"))
+    datasets = {
+        "no-questions.json": ('{"data": []}', "holds no questions"),
+        "no-context.json": (
+            '{"data": [{"paragraphs": [{"qas": []}]}]}',
+            "not a valid SQuAD v2 file: data.0.paragraphs.0.context: field required",
+        ),
+        "not-an-object.json": ('{"data": [1]}', "data.0: should be a JSON object"),
+        "rag.json": ('{"examples": [{"query": 7}]}', "examples.0.query: input should be"),
+    }
+    for name, (text, message) in datasets.items():
+        (tmp_path / name).write_text(text)
+        cases.append((("eval", name), message))
     for args, message in cases:
         res = run_cli(*args, cwd=tmp_path)
         assert res.returncode == 1, (args, res.stdout, res.stderr)
