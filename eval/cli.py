@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from index import read_manifest, resolve_index_dir
+from index.errors import InputError
 
 from .datasets import Dataset, load_dataset
 from .report import markdown, write_report
@@ -36,6 +37,11 @@ def run_eval(
     for number, path in enumerate(paths):
         dataset = load_dataset(path)
         if every > 1:
+            if every > len(dataset.cases):
+                raise InputError(
+                    f"--every {every} takes no question from {path}: it holds "
+                    f"{len(dataset.cases)}. Use a smaller --every."
+                )
             dataset.cases = dataset.cases[every - 1 :: every]
         if limit:
             dataset.cases = dataset.cases[:limit]

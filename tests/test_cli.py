@@ -36,6 +36,8 @@ def test_user_mistakes_get_one_line_errors(tmp_path):
     for name, (text, message) in datasets.items():
         (tmp_path / name).write_text(text)
         cases.append((("eval", name), message))
+    (tmp_path / "two.json").write_text('{"examples": [{"query": "a?"}, {"query": "b?"}]}')
+    cases.append((("eval", "two.json", "--every", "3"), "takes no question from two.json"))
     for args, message in cases:
         res = run_cli(*args, cwd=tmp_path)
         assert res.returncode == 1, (args, res.stdout, res.stderr)
