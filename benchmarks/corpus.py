@@ -18,8 +18,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from eval.datasets import parse_squad
 from index import ChunkingConfig, get_embedder
 from index.chunking import chunk_text, sentence_spans
+from index.errors import InputError
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_SQUAD = "../shared/benchmarks/squad-v2-dev-subset.json"
@@ -46,18 +48,27 @@ def load_source(squad_path: str | Path | None = None) -> Source:
     benchmark finds the shared data from any working directory; CI without it
     still runs on the committed sample.
     """
-    path = Path(squad_path or DEFAULT_SQUAD)
+    named = Path(squad_path or DEFAULT_SQUAD)
+    path = named
     if not path.is_absolute() and not path.exists():
         path = (REPO / path).resolve()
     fallback = not path.is_file()
     if fallback:
+        if named != Path(DEFAULT_SQUAD):  # a file the user named must exist
+            raise InputError(f"No such SQuAD file: {named}. Check the path given to --squad.")
         path = FALLBACK_SQUAD
-    raw = json.loads(path.read_text(encoding="utf-8"))
-    paragraphs = [p["context"] for a in raw["data"] for p in a["paragraphs"]]
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path} is not readable JSON ({exc}).") from exc
+    squad = parse_squad(raw, str(path))
+    paragraphs = [p.context for a in squad.data for p in a.paragraphs]
     for seed in sorted(SEEDS.glob("*.txt")):
         text = seed.read_text(encoding="utf-8")
         paragraphs.extend(p.strip() for p in text.split("\n\n") if len(p.strip()) > 80)
-    questions = [q["question"] for a in raw["data"] for p in a["paragraphs"] for q in p["qas"]]
+    questions = [q.question for a in squad.data for p in a.paragraphs for q in p.qas]
+    if not questions:
+        raise InputError(f"{path} holds no questions: the benchmark needs some.")
     return Source(path, paragraphs, raw, questions, fallback)
 
 

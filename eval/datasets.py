@@ -105,7 +105,7 @@ class _SquadArticle(BaseModel):
     paragraphs: list[_SquadParagraph]
 
 
-class _SquadFile(BaseModel):
+class SquadFile(BaseModel):
     """The parts of SQuAD v2's JSON we read; other fields are ignored."""
 
     data: list[_SquadArticle]
@@ -136,9 +136,14 @@ def _parse(model: type[_Model], raw: dict, source: str, shape: str) -> _Model:
         ) from exc
 
 
+def parse_squad(raw: dict, source: str) -> SquadFile:
+    """SQuAD v2 JSON checked for the fields we read; a one-line error names what is wrong."""
+    return _parse(SquadFile, raw, source, "SQuAD v2")
+
+
 def load_squad(raw: dict, name: str = "squad", source: str = "") -> Dataset:
     """One document per article (paragraphs joined by blank lines), every question a case."""
-    squad = _parse(_SquadFile, raw, source or name, "SQuAD v2")
+    squad = parse_squad(raw, source or name)
     documents: dict[str, str] = {}
     cases: list[EvalCase] = []
     for number, article in enumerate(squad.data):

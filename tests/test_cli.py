@@ -36,6 +36,10 @@ def test_user_mistakes_get_one_line_errors(tmp_path):
     for name, (text, message) in datasets.items():
         (tmp_path / name).write_text(text)
         cases.append((("eval", name), message))
+    cases.append(
+        (("bench", "--quick", "--squad", "no-context.json"), "data.0.paragraphs.0.context")
+    )
+    cases.append((("bench", "--quick", "--squad", "gone.json"), "No such SQuAD file: gone.json"))
     (tmp_path / "two.json").write_text('{"examples": [{"query": "a?"}, {"query": "b?"}]}')
     cases.append((("eval", "two.json", "--every", "3"), "takes no question from two.json"))
     for args, message in cases:
