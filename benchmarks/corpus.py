@@ -11,14 +11,13 @@ checks alike).
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
 
-from eval.datasets import parse_squad
+from eval.datasets import parse_squad, read_json
 from index import ChunkingConfig, get_embedder
 from index.chunking import chunk_text, sentence_spans
 from index.errors import InputError
@@ -57,10 +56,9 @@ def load_source(squad_path: str | Path | None = None) -> Source:
         if named != Path(DEFAULT_SQUAD):  # a file the user named must exist
             raise InputError(f"No such SQuAD file: {named}. Check the path given to --squad.")
         path = FALLBACK_SQUAD
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path} is not readable JSON ({exc}).") from exc
+    raw = read_json(path)
+    if not isinstance(raw, dict):
+        raise InputError(f"{path}: not a SQuAD v2 file (its JSON is not an object).")
     squad = parse_squad(raw, str(path))
     paragraphs = [p.context for a in squad.data for p in a.paragraphs]
     for seed in sorted(SEEDS.glob("*.txt")):

@@ -55,10 +55,7 @@ def load_dataset(path: str | Path) -> Dataset:
     if path.suffix == ".jsonl":
         dataset = Dataset(path.stem, [EvalCase(c) for c in load_suite(path)], suite_documents(path))
     else:
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InputError(f"{path} is not readable JSON ({exc}).") from exc
+        raw = read_json(path)
         if isinstance(raw, dict) and isinstance(raw.get("data"), list):
             dataset = load_squad(raw, path.stem, source=str(path))
         elif isinstance(raw, dict) and isinstance(raw.get("examples"), list):
@@ -71,6 +68,13 @@ def load_dataset(path: str | Path) -> Dataset:
     if not dataset.cases:
         raise InputError(f"{path} holds no questions: nothing to evaluate.")
     return dataset
+
+
+def read_json(path: Path) -> object:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path} is not readable JSON ({exc}).") from exc
 
 
 def suite_documents(suite: Path) -> dict[str, str]:
