@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: serve test lint format index browser clean bench
+.PHONY: serve test lint format index browser clean bench reader
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ test: $(STAMP) browser
 SIZE ?= small
 bench: $(STAMP)
 	$(BIN)/seedqa bench --size $(SIZE) --out out/bench/bench-$(SIZE).json
+
+# Trains the reader from nothing into models/reader/ (about 1 hour on 2 CPU cores; a GPU
+# is used when present). A killed run started again resumes from out/reader-training/;
+# `seedqa train-reader --fresh` starts over. `make test` never retrains it.
+reader: $(STAMP)
+	$(BIN)/seedqa train-reader
 
 index: $(STAMP)
 	$(BIN)/seedqa index seeds

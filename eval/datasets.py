@@ -36,6 +36,9 @@ class EvalCase:
     case: Case
     golds: tuple[str, ...] = ()  # SQuAD-style gold answers ("" set: unanswerable)
     gold_span: GoldSpan | None = None
+    # Where each gold answer sits in its document (SQuAD files with answer_start):
+    # what the reader is trained on.
+    gold_offsets: tuple[tuple[int, int], ...] = ()
     squad: bool = False  # scored with the SQuAD v2 metrics
     reference: str = ""  # free-text reference answer (RAG datasets), scored by F1
 
@@ -90,6 +93,7 @@ _Model = TypeVar("_Model", bound=BaseModel)
 
 class _SquadAnswer(BaseModel):
     text: str
+    answer_start: int | None = None
 
 
 class _SquadQuestion(BaseModel):
@@ -165,11 +169,22 @@ def load_squad(raw: dict, name: str = "squad", source: str = "") -> Dataset:
                 # do not count, and a question without any is unanswerable.
                 texts = [a.text for a in qa.answers]
                 golds = () if qa.is_impossible else tuple(t for t in texts if normalize_answer(t))
+                located = tuple(
+                    (span.start + a.answer_start, span.start + a.answer_start + len(a.text))
+                    for a in qa.answers
+                    if golds
+                    and a.answer_start is not None
+                    and normalize_answer(a.text)
+                    # only offsets that really hold the answer
+                    and context[a.answer_start : a.answer_start + len(a.text)] == a.text
+                )
                 impossible = not golds
                 expect = Expectation(unanswerable=True) if impossible else Expectation(any=golds)
                 kind = "squad-noans" if impossible else "squad-hasans"
                 case = Case(id=str(qa.id), question=qa.question, expect=expect, kind=kind)
-                cases.append(EvalCase(case, golds=golds, gold_span=span, squad=True))
+                cases.append(
+                    EvalCase(case, golds=golds, gold_span=span, gold_offsets=located, squad=True)
+                )
         documents[file_name] = "\n\n".join(parts)
     return Dataset(name, cases, documents)
 

@@ -84,8 +84,8 @@ def run_dataset(
     return run
 
 
-def ours(index_dir: Path) -> Callable[[EvalCase], Answer]:
-    assistant = Assistant(index_dir)
+def ours(index_dir: Path, assistant: Assistant | None = None) -> Callable[[EvalCase], Answer]:
+    assistant = assistant or Assistant(index_dir)
 
     def answer(item: EvalCase) -> Answer:
         chat = Chat(assistant=assistant)

@@ -130,6 +130,11 @@ class Embedder:
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = threads
+        # Waiting threads sleep instead of spinning: on a machine shared with
+        # another busy process (a `seedqa index` beside the server) spinning
+        # pools fight over the cores and a query took seconds. Costs about 1 ms
+        # a query on an idle machine (benchmarks/busy.py measures both).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
         path = onnx_model_path(lambda: self.st_model)
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
@@ -275,7 +280,7 @@ def onnx_model_path(load_model) -> Path:
         try:
             log.info("Exporting the embedder to int8 ONNX (once) at %s", target)
             _export_fp32(load_model(), fp32)
-            _quantise(fp32, tmp)
+            quantise_encoder(fp32, tmp)
             os.replace(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)
@@ -329,11 +334,13 @@ def _export_fp32(st_model, path: Path) -> None:
         bert.set_attn_implementation(previous)
 
 
-def _quantise(source: Path, target: Path) -> None:
+def quantise_encoder(source: Path, target: Path) -> None:
     """Fuse attention/layer-norm/GELU (onnxruntime's BERT optimiser), then int8 weights.
 
     Weights are quantised per output channel (per-tensor loses more accuracy on
-    MiniLM); activations are quantised on the fly (dynamic quantisation).
+    MiniLM); activations are quantised on the fly (dynamic quantisation). Used
+    for the embedder and for the trained reader (training/export.py): both are
+    the 6-layer, 384-wide MiniLM.
     """
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic

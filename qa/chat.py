@@ -77,6 +77,14 @@ class Resolved:
     retrieval_query: str
     prompt_question: str
     previous: tuple[str, str] | None = None
+    # One question that stands alone, for a reader that sees no history:
+    # "To how many countries?" after "How much did Azercosmos export in 2020?"
+    # reads "To how many countries did Azercosmos export in 2020?".
+    standalone: str = ""
+
+    @property
+    def reader_question(self) -> str:
+        return self.standalone or self.retrieval_query
 
 
 def subject_of(text: str) -> str | None:
@@ -110,8 +118,32 @@ def resolve(question: str, history: Sequence[Turn]) -> Resolved:
             f"{last.standalone} {question}",
             question,
             (last.standalone, previous_answer),
+            merge_elliptical(last.standalone, question) or "",
         )
     return Resolved(question, question)
+
+
+_ASKS = re.compile(r"\b(how|what|which|who|whom|whose|when|where|why)\b", re.IGNORECASE)
+_WH_THEN_AUX = re.compile(
+    r"^\s*(?:(?:in|to|for|from|by|of|at|on)\s+)?(?:how|what|which|who|whom|whose|when|where|why)"
+    r"(?:\s+[\w-]+){0,3}?\s+(?P<rest>(?:did|does|do|is|was|were|are|has|have|had|can|could|"
+    r"will|would|should)\b.+)$",
+    re.IGNORECASE,
+)
+
+
+def merge_elliptical(previous: str, question: str) -> str | None:
+    """The elliptical ``question`` completed from ``previous``, or None if the shapes differ.
+
+    "To how many countries?" after "How much did Azercosmos export in 2020?"
+    takes the previous question's clause from its verb on: "To how many
+    countries did Azercosmos export in 2020?". Only a follow-up that asks
+    something itself (a question word) is completed this way.
+    """
+    m = _WH_THEN_AUX.match(previous)
+    if not m or not _ASKS.search(question):
+        return None
+    return f"{question.rstrip(' ?.!')} {m.group('rest').strip()}"
 
 
 class Chat:

@@ -224,7 +224,7 @@ def serve_cmd(index_dir: str | None, host: str, port: int, auth: str | None) -> 
     """Open the web chat (indexes seeds/ first if there is no index yet)."""
     from index.errors import InputError
 
-    from .ui import serve
+    from .ui import check_port, serve
 
     credentials = None
     if auth:
@@ -232,6 +232,7 @@ def serve_cmd(index_dir: str | None, host: str, port: int, auth: str | None) -> 
         if not (sep and user and password):
             raise InputError("--auth takes USER:PASSWORD, both non-empty.")
         credentials = (user, password)
+    check_port(host, port)
     click.echo(f"seedqa web chat on http://{host}:{port}  (Ctrl-C stops it)", err=True)
     serve(index_dir, host=host, port=port, auth=credentials)
 
@@ -377,6 +378,74 @@ def bench_cmd(size, chunks, squad, out, questions, quick, workdir) -> None:
         embed_sample=96 if quick else 1000,
         quality_limit=40 if quick else None,
         keep=workdir is not None,
+    )
+
+
+@cli.command("train-reader")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Where the reader goes (default: models/reader; with --quick: WORK/quick-reader).",
+)
+@click.option(
+    "--work",
+    type=click.Path(file_okay=False),
+    default="out/reader-training",
+    show_default=True,
+    help="Examples and the resumable checkpoint (a killed run started again resumes here).",
+)
+@click.option(
+    "--gold",
+    type=click.Path(dir_okay=False),
+    default="../shared/training/squad-v2-train-pool.json",
+    show_default=True,
+    help="SQuAD 2.0 training pool (people's labels).",
+)
+@click.option(
+    "--silver",
+    type=click.Path(dir_okay=False),
+    default="../shared/training/squad-v2-silver-pool.json",
+    show_default=True,
+    help="Silver-labelled pool ('' to train without it).",
+)
+@click.option("--quick", is_flag=True, help="A few dozen questions, one short epoch (tests).")
+@click.option("--fresh", is_flag=True, help="Discard the checkpoint in WORK and start over.")
+@click.option("--epochs", type=click.IntRange(1, 50), default=None, help="Training epochs.")
+@click.option("--seed", type=int, default=None, help="Random seed (default 13).")
+def train_reader_cmd(out, work, gold, silver, quick, fresh, epochs, seed) -> None:
+    """Train the extractive reader from nothing and write it as int8 ONNX with its model card.
+
+    About 1-2 hours on 2 CPU cores; a GPU is used when one is present.
+    """
+    from dataclasses import replace
+
+    from training.loop import CHECKPOINT
+    from training.run import QUICK, TrainSettings, train_reader
+
+    work_dir = Path(work)
+    settings = QUICK if quick else TrainSettings()
+    if epochs is not None:
+        settings = replace(settings, epochs=epochs)
+    if seed is not None:
+        settings = replace(settings, seed=seed)
+    if fresh:
+        (work_dir / CHECKPOINT).unlink(missing_ok=True)
+    target = Path(out) if out else (work_dir / "quick-reader" if quick else Path("models/reader"))
+    report = train_reader(
+        target,
+        work_dir,
+        gold=Path(gold),
+        silver=Path(silver) if silver else None,
+        quick=quick,
+        settings=settings,
+        log=lambda line: click.echo(line, err=True),
+    )
+    v = report.validation
+    click.echo(
+        f"Reader written to {report.out} after {report.minutes} min of training; "
+        f"threshold {report.threshold:+.2f}; validation overall F1 {v['f1']:.3f}, "
+        f"HasAns F1 {v['HasAns_f1']:.3f}, NoAns {v['NoAns_f1']:.3f}."
     )
 
 

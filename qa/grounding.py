@@ -28,6 +28,9 @@ _INJECTION = re.compile(
     r"documents?|context|rules|above|previous)\b"
     r"|\bsystem prompt\b|\byou are now\b|\bnew instructions?\b|\bdeveloper mode\b|\bjailbreak"
     r"|\b(reply|respond|answer|say|print|output)\b[^.?!\n]{0,20}\b(only|exactly|with the word)\b"
+    # An order about every answer: "Answer every question with…", "reply to all messages…".
+    r"|\b(reply|respond|answer)\s+(to\s+)?(every|all|each|any)\s+"
+    r"(questions?|messages?|quer(y|ies))\s+(with|by saying)\b"
     # A note addressed to the model, or an order about how to cite.
     r"|\b(note|message|instructions?|reminder)\s+(to|for)\s+(the\s+|any\s+)?(assistant|ai|"
     r"model|chatbot|bot|llm|language model)\b"

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import queue
 import re
 import threading
 import time
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ from pydantic import BaseModel, Field
 from index import get_embedder, load_index, resolve_index_dir
 from index.errors import InputError
 
-from . import ranking
+from . import confidence, ranking
 from .chat import Resolved, Turn, resolve
 from .evidence import Evidence, select_evidence
 from .grounding import (
@@ -33,7 +34,16 @@ from .grounding import (
     missing_terms,
     supported,
 )
+from .reader import Reader, get_reader
 from .retrieval import Hit, HybridRetriever
+from .shapes import (
+    asks_for_items,
+    defines,
+    description_subject,
+    enumeration,
+    mentions,
+    split_parts,
+)
 from .synthesis import (
     NULL_QUESTION,
     Generation,
@@ -50,9 +60,38 @@ _TRAILING = ",;:–—-"
 _WORD = re.compile(r"\S+")
 
 
+SYNTHESISERS = ("reader", "gemma", "combined")
+
+
+def default_synthesiser() -> str:
+    """``$SEEDQA_SYNTHESISER``: the trained reader (default), Gemma 3 270M, or Gemma
+    with the reader deciding whether to answer ("combined")."""
+    chosen = os.environ.get("SEEDQA_SYNTHESISER", "reader")
+    if chosen not in SYNTHESISERS:
+        raise InputError(
+            f"SEEDQA_SYNTHESISER={chosen!r} is not known; choose {' or '.join(SYNTHESISERS)}."
+        )
+    return chosen
+
+
 class AnswerSettings(BaseModel, frozen=True):
     """Knobs of the answering flow; the values are chosen on development data."""
 
+    # Who reads the retrieved text: the trained extractive reader (qa/reader.py),
+    # Gemma 3 270M under span-constrained decoding, or Gemma with the reader's
+    # margin as the abstention gate (README, "Quality and speed").
+    synthesiser: str = Field(
+        default_factory=default_synthesiser, pattern="^(reader|gemma|combined)$"
+    )
+    # Answer when the reader's best span beats its no-answer score by this
+    # (None: the threshold chosen on validation articles, in reader.json).
+    reader_threshold: float | None = None
+    reader_spans: int = Field(default=5, ge=1, le=50)  # best spans kept per chunk
+    # A span's margin is over the lowest no-answer score of all chunks read
+    # ("min"), or over its own chunk's ("own"); README, "Quality and speed".
+    reader_null: str = Field(default="min", pattern="^(min|own)$")
+    # Decide with the combination fitted beside the reader (qa/confidence.py), if any.
+    reader_combine: bool = True
     chunks: int = Field(default=4, ge=1, le=20)
     evidence_sentences: int = Field(default=3, ge=1, le=20)
     max_answer_tokens: int = Field(default=32, ge=1, le=128)
@@ -91,10 +130,17 @@ def validate_question(question: str) -> str:
 class Assistant:
     """Answers questions over one index directory; reloads it when it changes."""
 
-    def __init__(self, index_dir: str | Path | None = None, settings: AnswerSettings | None = None):
+    def __init__(
+        self,
+        index_dir: str | Path | None = None,
+        settings: AnswerSettings | None = None,
+        *,
+        reader: Reader | None = None,
+    ):
         self.index_dir = resolve_index_dir(index_dir)
         self.settings = settings or AnswerSettings()
         self.embedder = get_embedder()
+        self._reader = reader
         self._lock = threading.Lock()
         self._retriever: HybridRetriever | None = None
         self._stamp: tuple[int, int] | None = None
@@ -112,6 +158,23 @@ class Assistant:
                 self._retriever = HybridRetriever(index, self.embedder)
                 self._stamp = stamp
             return self._retriever
+
+    @property
+    def reader(self) -> Reader:
+        """The trained reader (loaded and sha256-checked on first use)."""
+        if self._reader is None:
+            self._reader = get_reader()
+        return self._reader
+
+    def warm_up(self) -> None:
+        """Load what answering needs (once per process), so no question pays for it."""
+        _ = self.embedder.model
+        if self.settings.synthesiser != "gemma":
+            _ = self.reader.session
+        if self.settings.synthesiser != "reader":
+            from .synthesis import vocabulary
+
+            vocabulary()
 
     def answer(self, question: str, history: Sequence[Turn] = ()) -> Answer:
         return self._run(question, history, None)
@@ -145,7 +208,9 @@ class Assistant:
         s = self.settings
         question = validate_question(question)
         self.retriever()  # a changed index is reloaded before the clock starts
-        warm_up()  # one-time model loading is not this question's latency
+        self.warm_up()  # one-time model loading is not this question's latency
+        if s.synthesiser == "reader":
+            return self._run_reader(question, history, on_text)
         t0 = time.perf_counter()
         resolved, hits, evidence = self.gather(question, history)
         t1 = time.perf_counter()
@@ -182,6 +247,12 @@ class Assistant:
             return done("", True, f"the documents never mention {', '.join(sorted(missing))}")
         if evidence.best_similarity < s.min_similarity:
             return done("", True, f"evidence not relevant ({evidence.best_similarity:.2f})")
+        if s.synthesiser == "combined":
+            # Gemma answers; the trained reader's margin decides whether to.
+            choice = self._reader_choice(resolved, hits)
+            signals["answer_score"] = choice.value if choice else -99.0
+            if choice is None or choice.value < self.reader_threshold:
+                return done("", True, "the reader finds no answer in the retrieved text")
 
         gen = self._choose(self.decode(evidence, resolved, on_text), resolved.prompt_question)
         if gen is None:
@@ -192,6 +263,170 @@ class Assistant:
         if (gain := gen.question_gain) is not None:
             signals["question_gain"] = gain
         return self._decide(gen, evidence, question, resolved, done)
+
+    def _run_reader(
+        self, question: str, history: Sequence[Turn], on_text: Callable[[str], None] | None
+    ) -> Answer:
+        """The trained reader's flow: each part of the question read from its own chunks."""
+        t0 = time.perf_counter()
+        resolved = resolve(question, history)
+        standalone = resolved.standalone or (
+            resolved.retrieval_query if resolved.previous is None else resolved.prompt_question
+        )
+        if looks_like_injection(question):
+            # Orders to the assistant are not questions about the documents.
+            replies = [_Reply.abstain("the question gives the assistant instructions")]
+        else:
+            parts = split_parts(resolved.prompt_question) if resolved.previous is None else []
+            if len(parts) > 1:
+                replies = [self._read_one(p) for p in _standalone_parts(parts)]
+            else:
+                replies = [self._read_one(resolved)]
+        reply = _combine(replies)
+        if on_text is not None and not reply.abstained:
+            on_text(reply.text)
+        t2 = time.perf_counter()
+        retrieve_ms = sum(r.retrieve_ms for r in replies)
+        return Answer(
+            question=question,
+            text=ABSTENTION if reply.abstained else reply.text,
+            abstained=reply.abstained,
+            citations=reply.citations,
+            timings_ms={
+                "retrieve": retrieve_ms,
+                "generate": (t2 - t0) * 1000 - retrieve_ms,
+                "total": (t2 - t0) * 1000,
+            },
+            reason=reply.reason,
+            signals=reply.signals,
+            standalone_question=standalone,
+            retrieved=reply.retrieved,
+        )
+
+    def _read_one(self, resolved: Resolved) -> _Reply:
+        """Retrieve for one standalone question, read its chunks, decide answer or abstain."""
+        s = self.settings
+        t0 = time.perf_counter()
+        question = resolved.prompt_question
+        hits, qvec = self.retriever().retrieve_with_vector(resolved.retrieval_query, s.chunks)
+        retrieve_ms = (time.perf_counter() - t0) * 1000
+        retrieved = tuple((h.chunk.source, h.chunk.start, h.chunk.end) for h in hits)
+
+        def abstain(reason: str, **signals: float) -> _Reply:
+            return _Reply.abstain(reason, signals, retrieved, retrieve_ms)
+
+        if not hits:
+            return abstain("nothing retrieved")
+        similarity = max(h.cosine for h in hits)
+        missing = missing_terms(question, " ".join(h.chunk.text for h in hits))
+        if missing:
+            return abstain(
+                f"the documents never mention {', '.join(sorted(missing))}", similarity=similarity
+            )
+        if description_subject(question):
+            return self._describe(question, qvec, hits, retrieved, retrieve_ms)
+        choice = self._reader_choice(resolved, hits)
+        if choice is None:
+            return abstain(
+                "the reader found no span that answers this kind of question",
+                similarity=similarity,
+            )
+        signals = {
+            "similarity": similarity,
+            "reader_margin": choice.margin,
+            "answer_score": choice.value,
+            **{f"reader_{k}": v for k, v in choice.facts.items()},
+        }
+        if choice.value < self.reader_threshold:
+            return abstain(
+                f"the reader finds no answer in the retrieved text ({choice.value:+.2f})",
+                **signals,
+            )
+        chunk, start, end = choice.hit.chunk, choice.start, choice.end
+        if asks_for_items(question):
+            s0, s1 = _sentence_at(chunk, start)
+            a, b = enumeration(chunk.text[s0:s1], start - s0, end - s0)
+            start, end = s0 + a, s0 + b
+        text = chunk.text[start:end]
+        citations = _chunk_citations(chunk, start, end)
+        return _Reply(text, False, "answered", citations, signals, retrieved, retrieve_ms)
+
+    @property
+    def reader_threshold(self) -> float:
+        """The margin an answer needs: the setting, else the one chosen with the model."""
+        if self.settings.reader_threshold is not None:
+            return self.settings.reader_threshold
+        if self.settings.reader_combine and self.reader.combiner is not None:
+            return self.reader.combiner.threshold
+        return self.reader.config.threshold
+
+    def _reader_choice(self, resolved: Resolved, hits: list[Hit]) -> _Choice | None:
+        """The reader's best span over all ``hits`` that can be an answer, with its margin.
+
+        The margin is the span's score over the lowest no-answer score of the
+        chunks read: "the answer is in none of them" must lose in every chunk.
+        """
+        # An elliptical follow-up is read completed from the question it continues.
+        readings = self.reader.read(
+            resolved.reader_question, [h.chunk.text for h in hits], top=self.settings.reader_spans
+        )
+        lowest = min(r.null for r in readings)
+        own = self.settings.reader_null == "own"
+        question = resolved.prompt_question
+        for span in sorted((sp for r in readings for sp in r.spans), key=lambda sp: -sp.score):
+            hit = hits[span.context]
+            placed = _place(hit, span.start, span.end, question)
+            if placed is None:
+                continue
+            start, end = placed
+            s0, s1 = _sentence_at(hit.chunk, start)
+            facts = {
+                "margin": span.score - lowest,
+                "own_margin": span.score - span.null,
+                "score": span.score,
+                "null": lowest,
+                "cosine": hit.cosine,
+                "rank": float(span.context),
+                "sentence_overlap": confidence.overlap(question, hit.chunk.text[s0:s1]),
+                "chunk_overlap": confidence.overlap(question, hit.chunk.text),
+                "negated": confidence.negated(question),
+                "log_words": math.log1p(len(hit.chunk.text[start:end].split())),
+            }
+            margin = facts["own_margin"] if own else facts["margin"]
+            combiner = self.reader.combiner if self.settings.reader_combine else None
+            value = combiner.probability(facts) if combiner else margin
+            return _Choice(hit, start, end, margin, value, facts)
+        return None
+
+    def _describe(self, question, qvec, hits, retrieved, retrieve_ms) -> _Reply:
+        """ "Tell me about X": the one or two evidence sentences that best answer it.
+
+        Of the retrieved sentences that name X, those that say what X is ("X
+        is…", "X, founded in…, brings…") come first, then by relevance to
+        the question; shown in document order.
+        """
+        s = self.settings
+        subject = description_subject(question) or ""
+        evidence = select_evidence(question, qvec, hits, self.embedder, max_sentences=8)
+        signals = {"similarity": evidence.best_similarity if evidence else 0.0}
+        if evidence is None or evidence.best_similarity < s.min_similarity:
+            return _Reply.abstain("evidence not relevant", signals, retrieved, retrieve_ms)
+        scored = [
+            (defines(sent.text, subject), score, sent)
+            for sent, score in zip(evidence.sentences, evidence.scores, strict=True)
+            if mentions(sent.text, subject)
+        ]
+        if not scored:
+            return _Reply.abstain(
+                f"no retrieved sentence names {subject}", signals, retrieved, retrieve_ms
+            )
+        scored.sort(key=lambda t: (t[0], t[1]), reverse=True)
+        chosen = sorted((sent for _, _, sent in scored[:2]), key=lambda c: (c.source, c.start))
+        citations = tuple(Citation(c.source, c.start, c.end, c.text) for c in chosen)
+        text = " ".join(" ".join(c.text.split()) for c in chosen)
+        return _Reply(
+            text, False, "answered: a description", citations, signals, retrieved, retrieve_ms
+        )
 
     def gather(
         self, question: str, history: Sequence[Turn] = ()
@@ -322,14 +557,16 @@ class Assistant:
         return done(text, False, "answered", citations)
 
 
-def warm_up() -> None:
-    """Load the embedder, the language model and its vocabulary table (once per process)."""
-    from index import get_embedder
-
-    from .synthesis import vocabulary
-
+def warm_up(settings: AnswerSettings | None = None) -> None:
+    """Load the embedder and the synthesiser the settings choose (once per process)."""
+    settings = settings or AnswerSettings()
     _ = get_embedder().model
-    vocabulary()
+    if settings.synthesiser != "gemma":
+        _ = get_reader().session
+    if settings.synthesiser != "reader":
+        from .synthesis import vocabulary
+
+        vocabulary()
 
 
 def _locate(gen: Generation, evidence: Evidence) -> tuple[int, int] | None:
@@ -340,20 +577,27 @@ def _locate(gen: Generation, evidence: Evidence) -> tuple[int, int] | None:
         if found < 0:
             return None
         start = found
-    end = start + len(gen.text)
-    while end > start and (evidence.text[end - 1] in _TRAILING or evidence.text[end - 1].isspace()):
+    return trim_span(evidence.text, start, start + len(gen.text))
+
+
+def trim_span(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """``text[start:end]`` without stray punctuation at its ends, or None if nothing is left.
+
+    Trailing commas, dashes and a sentence's final dot go (an abbreviation's
+    dot stays), and an unbalanced bracket or quote at either end.
+    """
+    while end > start and (text[end - 1] in _TRAILING or text[end - 1].isspace()):
         end -= 1
-    if end > start + 1 and evidence.text[end - 1] == "." and not _abbreviation(evidence.text, end):
+    if end > start + 1 and text[end - 1] == "." and not _abbreviation(text, end):
         end -= 1
-    text = evidence.text[start:end]
-    # Drop an unbalanced bracket or quote at either end.
+    span = text[start:end]
     for opener, closer in ("()", "[]", '""', "“”"):
-        if text.startswith(opener) and closer not in text[1:]:
+        if span.startswith(opener) and closer not in span[1:]:
             start += 1
-            text = text[1:]
-        if text.endswith(closer) and opener not in text[:-1]:
+            span = span[1:]
+        if span.endswith(closer) and opener not in span[:-1]:
             end -= 1
-            text = text[:-1]
+            span = span[:-1]
     if end <= start:
         return None
     return start, end
@@ -438,6 +682,117 @@ def _citations(evidence: Evidence, start: int, end: int) -> list[Citation]:
     return [
         Citation(s.source, s.start, s.end, s.text) for s in (evidence.sentences[i] for i in owners)
     ]
+
+
+@dataclass(frozen=True)
+class _Choice:
+    """The reader's chosen span: chunk coordinates and its margin over "no answer"."""
+
+    hit: Hit
+    start: int
+    end: int
+    margin: float
+    # What the threshold is compared with: the combiner's probability, or the margin.
+    value: float
+    facts: dict[str, float]
+
+
+@dataclass(frozen=True)
+class _Reply:
+    """One part's answer before it becomes an :class:`Answer`."""
+
+    text: str
+    abstained: bool
+    reason: str
+    citations: tuple[Citation, ...] = ()
+    signals: dict[str, float] = field(default_factory=dict)
+    retrieved: tuple[tuple[str, int, int], ...] = ()
+    retrieve_ms: float = 0.0
+
+    @classmethod
+    def abstain(cls, reason: str, signals=None, retrieved=(), retrieve_ms: float = 0.0) -> _Reply:
+        return cls("", True, reason, (), dict(signals or {}), retrieved, retrieve_ms)
+
+
+def _combine(replies: list[_Reply]) -> _Reply:
+    """One reply for a question of several parts: each part's answer, in order."""
+    if len(replies) == 1:
+        return replies[0]
+    answered = [r for r in replies if not r.abstained]
+    if not answered:
+        return _Reply.abstain(
+            "; ".join(r.reason for r in replies),
+            replies[0].signals,
+            tuple(x for r in replies for x in r.retrieved),
+        )
+    text = "; ".join(r.text if not r.abstained else "(not in the documents)" for r in replies)
+    citations = tuple(dict.fromkeys(c for r in answered for c in r.citations))
+    return _Reply(
+        text,
+        False,
+        "answered in parts: " + "; ".join(r.reason for r in replies),
+        citations,
+        answered[0].signals,
+        tuple(dict.fromkeys(x for r in replies for x in r.retrieved)),
+        sum(r.retrieve_ms for r in replies),
+    )
+
+
+def _standalone_parts(parts: list[str]) -> list[Resolved]:
+    """Later parts read with the first part's subject ("…and how much did it export?")."""
+    first = Resolved(parts[0], parts[0])
+    context = [Turn(parts[0], parts[0], Answer(parts[0], "", True))]
+    return [first, *(resolve(p, context) for p in parts[1:])]
+
+
+def _place(hit: Hit, start: int, end: int, question: str) -> tuple[int, int] | None:
+    """A reader span as a chunk span of whole words, or None when it cannot be the answer.
+
+    Word pieces can cut a word ("OJSC" read as "O", "##JS", "##C"), so the
+    span grows to whole words, ends with the sentence it starts in, and
+    loses stray punctuation. It cannot be
+    the answer when it lies in a sentence that addresses the assistant, is
+    not of the kind asked for (a quantity for "how many"), only repeats the
+    question, or holds a name or number its cited sentences do not.
+    """
+    chunk = hit.chunk
+    text = chunk.text
+    while start > 0 and text[start - 1].isalnum():
+        start -= 1
+    while end < len(text) and text[end].isalnum():
+        end += 1
+    s0, s1 = _sentence_at(chunk, start)
+    placed = trim_span(text, start, min(end, s1))  # an answer stays within one sentence
+    if placed is None:
+        return None
+    a, b = placed
+    if looks_like_injection(text[s0:s1]):
+        return None
+    answer = text[a:b]
+    if not fits_question(answer, question) or echoes_question(answer, question):
+        return None
+    if not supported(answer, [c.quote for c in _chunk_citations(chunk, a, b)]):
+        return None  # a guard: spans are exact, so this holds unless offsets broke
+    return a, b
+
+
+def _sentence_at(chunk, offset: int) -> tuple[int, int]:
+    """The chunk's sentence holding ``offset`` (chunk coordinates)."""
+    at = chunk.start + offset
+    for s, e in chunk.sentences:
+        if s <= at < e:
+            return s - chunk.start, e - chunk.start
+    return 0, len(chunk.text)
+
+
+def _chunk_citations(chunk, start: int, end: int) -> tuple[Citation, ...]:
+    """The chunk's sentences that the span ``[start, end)`` (chunk coordinates) touches."""
+    a, b = chunk.start + start, chunk.start + end
+    return tuple(
+        Citation(chunk.source, s, e, chunk.text[s - chunk.start : e - chunk.start])
+        for s, e in chunk.sentences
+        if s < b and a < e
+    )
 
 
 _assistants: dict[Path, Assistant] = {}

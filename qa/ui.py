@@ -7,17 +7,19 @@ concurrency group so requests queue instead of piling onto the CPU.
 
 from __future__ import annotations
 
+import errno
 import html
 import logging
 import os
 import re
 import shutil
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 from index import read_manifest, remove_documents, resolve_index_dir, update_index
 from index.config import SUPPORTED_SUFFIXES
-from index.errors import SeedqaError
+from index.errors import InputError, SeedqaError
 
 from .chat import Turn
 from .pipeline import Assistant, get_assistant, warm_up
@@ -266,6 +268,30 @@ def build_ui(app: WebApp):
         )
     demo.queue(default_concurrency_limit=1, max_size=64)
     return demo
+
+
+def check_port(host: str, port: int) -> None:
+    """Fail in a second, with what to do, if the server could not listen there.
+
+    Gradio finds out only after the index and the language model have loaded,
+    and then raises a traceback. The probe sets SO_REUSEADDR as uvicorn does, so
+    a port left in TIME_WAIT by a stopped server still counts as free.
+    """
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        raise InputError(f"Cannot listen on {host!r}: no such address ({exc.strerror}).") from exc
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            fix = (
+                "Choose another port with --port, or stop what is using this one."
+                if exc.errno == errno.EADDRINUSE
+                else "Check --host and --port."
+            )
+            raise InputError(f"Cannot listen on {host}:{port} ({exc.strerror}). {fix}") from exc
 
 
 def serve(

@@ -1,0 +1,102 @@
+"""`seedqa train-reader --quick`: the whole training path on a few dozen real questions.
+
+Runs the real command on the committed SQuAD samples (tests/data): examples built
+with the product's chunking and retrieval, a real fine-tuning run of the packaged
+MiniLM, killed once mid-run and resumed from its checkpoint, then exported to
+int8 ONNX, its threshold chosen on the held-out articles, and its model card written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from qa.reader import CONFIG_FILE, MODEL_FILE, Reader, sha256_of
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+pytestmark = pytest.mark.slow
+
+
+def _command(work: Path, out: Path) -> list[str]:
+    exe = Path(sys.executable).with_name("seedqa")
+    return [
+        str(exe),
+        "train-reader",
+        "--quick",
+        "--work",
+        str(work),
+        "--out",
+        str(out),
+        "--gold",
+        str(DATA / "squad-v2-train-sample.json"),
+        "--silver",
+        str(DATA / "squad-v2-silver-sample.json"),
+    ]
+
+
+def test_quick_training_resumes_after_a_kill_and_writes_a_loadable_reader(tmp_path):
+    work, out = tmp_path / "work", tmp_path / "reader"
+    checkpoint = work / "checkpoint.pt"
+    env = {**os.environ, "SEEDQA_CACHE_DIR": os.environ.get("SEEDQA_CACHE_DIR", "")}
+    env = {k: v for k, v in env.items() if v}
+    first = subprocess.Popen(
+        _command(work, out), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env
+    )
+    deadline = time.monotonic() + 300
+    while not checkpoint.exists() and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert checkpoint.exists(), first.communicate()[0].decode()[-2000:]
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    assert not (out / MODEL_FILE).exists()  # killed before the export
+
+    second = subprocess.run(
+        _command(work, out), capture_output=True, text=True, timeout=600, env=env
+    )
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "Resuming from" in second.stderr
+    assert "Reader written to" in second.stdout
+
+    config = json.loads((out / CONFIG_FILE).read_text())
+    assert config["sha256"][MODEL_FILE] == sha256_of(out / MODEL_FILE)
+    assert (out / MODEL_FILE).stat().st_size < 30 * 2**20
+    card = (out / "MODEL_CARD.md").read_text()
+    for needed in ("all-MiniLM-L6-v2", "CC BY-SA 4.0", "seedqa train-reader --quick", "sha256"):
+        assert needed in card
+    history = json.loads((out / "training.json").read_text())["history"]
+    assert len(history) == 1 and history[0]["train_loss"] > 0
+
+    reader = Reader(out)
+    readings = reader.read("Who founded Harvard?", ["Harvard was founded by John Harvard."])
+    assert len(readings) == 1 and readings[0].spans
+    span = readings[0].spans[0]
+    assert 0 <= span.start < span.end <= len("Harvard was founded by John Harvard.")
+
+
+def test_training_data_that_is_missing_is_a_one_line_error(tmp_path):
+    exe = Path(sys.executable).with_name("seedqa")
+    done = subprocess.run(
+        [
+            str(exe),
+            "train-reader",
+            "--quick",
+            "--work",
+            str(tmp_path),
+            "--gold",
+            str(tmp_path / "nothing.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert "No training data at" in done.stderr

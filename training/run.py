@@ -1,0 +1,198 @@
+"""``seedqa train-reader``: pools -> examples -> training -> export -> threshold -> card.
+
+Every stage's output lands in the work folder (examples, the resumable
+checkpoint), so a killed run started again picks up where it stopped; the
+reader folder is replaced only once the new one is complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from qa.reader import TOKENIZER_FILE, Tokenizer, best_spans
+
+from .data import (
+    GOLD_POOL,
+    SILVER_POOL,
+    DataSettings,
+    Example,
+    build_examples,
+    load_examples,
+    save_examples,
+    split_pools,
+)
+from .loop import Feature, TrainSettings, featurise, train
+
+MAX_ANSWER_TOKENS = 30
+QUICK = TrainSettings(epochs=1, batch_size=8, checkpoint_every=2)
+
+
+@dataclass
+class TrainReport:
+    out: Path
+    history: list[dict]
+    minutes: float
+    threshold: float
+    validation: dict
+    examples: dict[str, int]
+
+
+def train_reader(
+    out: Path,
+    work: Path,
+    *,
+    gold: Path = GOLD_POOL,
+    silver: Path | None = SILVER_POOL,
+    quick: bool = False,
+    settings: TrainSettings | None = None,
+    data: DataSettings | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> TrainReport:
+    from index.embedding import model_dir
+
+    settings = settings or (QUICK if quick else TrainSettings())
+    data = data or DataSettings()
+    work.mkdir(parents=True, exist_ok=True)
+    base = model_dir()
+    tokenizer = Tokenizer(base / TOKENIZER_FILE)
+
+    train_set, valid_set, pools = split_pools(gold, silver, quick=quick)
+    key = _data_key(gold, silver, quick, data)
+    examples = {}
+    for name, dataset in (("train", train_set), ("validation", valid_set)):
+        path = work / f"examples-{name}-{key}.jsonl"
+        if path.is_file():
+            examples[name] = load_examples(path)
+        else:
+            log(f"Building {name} examples from {len(dataset.cases)} questions…")
+            examples[name] = build_examples(dataset, pools, data, progress=progress)
+            save_examples(examples[name], path)
+    counts = {k: len(v) for k, v in examples.items()}
+    log(f"Examples: {counts['train']} for training, {counts['validation']} for validation.")
+
+    features = featurise(examples["train"], tokenizer, settings)
+    # Every 3rd validation pair is enough to follow the epochs (a minute on 2 cores).
+    watched = examples["validation"][::3]
+    valid_features = featurise(watched, tokenizer, settings)
+
+    def evaluate(model) -> dict:
+        return chunk_metrics(model, valid_features, watched, tokenizer.pad)
+
+    model, history, seconds = train(
+        features,
+        base,
+        work,
+        settings,
+        pad=tokenizer.pad,
+        evaluate=evaluate,
+        progress=progress,
+        log=log,
+    )
+
+    from .calibrate import choose_threshold, objective
+    from .card import model_card
+    from .export import write_config, write_reader
+
+    config = {
+        "max_length": settings.max_length,
+        "max_question_tokens": settings.max_question_tokens,
+        "max_answer_tokens": MAX_ANSWER_TOKENS,
+        "threshold": 0.0,
+    }
+    write_reader(model, base / TOKENIZER_FILE, out, config)
+    log("Choosing the answer threshold on the validation articles (open retrieval)…")
+    threshold, by_margin, combiner, combined = choose_threshold(out, valid_set, progress=progress)
+    config["threshold"] = threshold
+    validation = by_margin
+    # The combination is kept only where it beats the margin alone out of fold.
+    if combiner is not None and combined is not None and objective(combined) > objective(by_margin):
+        config["combiner"] = combiner.to_config()
+        validation = {**combined, "decided_by": "combination (out-of-fold)"}
+    else:
+        validation = {**by_margin, "decided_by": "margin"}
+    write_config(out, config)
+    log(f"Validation, margin alone: {json.dumps(by_margin)}; combination: {json.dumps(combined)}")
+    report = TrainReport(out, history, round(seconds / 60, 1), threshold, validation, counts)
+    card = model_card(report, settings, data, gold, silver, quick)
+    (out / "MODEL_CARD.md").write_text(card, encoding="utf-8")
+    (out / "training.json").write_text(
+        json.dumps(
+            {
+                "settings": asdict(settings),
+                "data": asdict(data),
+                "quick": quick,
+                "history": history,
+                "minutes": report.minutes,
+                "threshold": threshold,
+                "validation": validation,
+                "validation_margin_only": by_margin,
+                "validation_combined_out_of_fold": combined,
+                "examples": counts,
+                "finished": time.strftime("%Y-%m-%d %H:%M"),
+            },
+            indent=1,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    return report
+
+
+def _data_key(gold: Path, silver: Path | None, quick: bool, data: DataSettings) -> str:
+    digest = hashlib.sha256()
+    for path in (gold, silver):
+        if path is not None:
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    digest.update(json.dumps([quick, asdict(data)]).encode())
+    return digest.hexdigest()[:12]
+
+
+def chunk_metrics(model, features: list[Feature], examples: list[Example], pad: int) -> dict:
+    """How the model reads the validation chunks: loss, span F1 on positives, null on negatives."""
+    import torch
+
+    from eval.metrics import f1
+
+    from .loop import _tensors
+
+    device = next(model.parameters()).device
+    losses, span_f1, null_ok = [], [], []
+    with torch.no_grad():
+        for b in range(0, len(features), 64):
+            batch = features[b : b + 64]
+            inputs, starts, ends, _ = _tensors(batch, pad, device)
+            out = model(**inputs)
+            ls = torch.nn.functional.cross_entropy(out.start_logits, starts, reduction="none")
+            le = torch.nn.functional.cross_entropy(out.end_logits, ends, reduction="none")
+            losses.extend(((ls + le) / 2).tolist())
+            s_all = out.start_logits.float().cpu().numpy()
+            e_all = out.end_logits.float().cpu().numpy()
+            for i, feat in enumerate(batch):
+                ex = examples[b + i]
+                spans = best_spans(
+                    s_all[i], e_all[i], feat.encoded, 0, max_answer_tokens=MAX_ANSWER_TOKENS, top=1
+                )
+                best = spans[0] if spans else None
+                answered = best is not None and best.margin > 0
+                if ex.answers:
+                    pred = ex.context[best.start : best.end] if answered and best else ""
+                    golds = [ex.context[a:b] for a, b in ex.answers]
+                    span_f1.append(max(f1(pred, g) for g in golds))
+                else:
+                    null_ok.append(not answered)
+    return {
+        "val_loss": round(float(np.mean(losses)), 4),
+        "val_span_f1": round(float(np.mean(span_f1)), 4) if span_f1 else None,
+        "val_null_acc": round(float(np.mean(null_ok)), 4) if null_ok else None,
+    }
+
+
+__all__ = ["QUICK", "DataSettings", "TrainReport", "TrainSettings", "replace", "train_reader"]
