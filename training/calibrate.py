@@ -119,9 +119,12 @@ def _training_rows(pairs, rows: list[int]):
 
 
 def _fit(pairs, rows: list[int]):
+    """Standardisation and logistic weights, or None when the rows hold one class only."""
     from sklearn.linear_model import LogisticRegression
 
     x, y, w = _training_rows(pairs, rows)
+    if len(set(y.tolist())) < 2:
+        return None
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale == 0] = 1.0
     model = LogisticRegression(C=1.0, max_iter=1000)
@@ -145,13 +148,19 @@ def fit_combiner(pairs):
     for article in articles:
         held = [i for i in scored if pairs[i][0].gold_span.source == article]
         rest = [i for i in scored if pairs[i][0].gold_span.source != article]
-        mean, scale, coef, bias = _fit(pairs, rest)
+        fitted = _fit(pairs, rest)
+        if fitted is None:
+            return None, None  # too few right answers to learn from (a quick run)
+        mean, scale, coef, bias = fitted
         part = Combiner(tuple(mean), tuple(scale), tuple(coef), bias, 0.0)
         for i in held:
             signals = pairs[i][1].signals
             out_of_fold[i] = part.probability({n: signals[f"reader_{n}"] for n in FEATURES})
     threshold, figures = best_threshold(pairs, out_of_fold)
-    mean, scale, coef, bias = _fit(pairs, scored)
+    fitted = _fit(pairs, scored)
+    if fitted is None:
+        return None, None
+    mean, scale, coef, bias = fitted
     combiner = Combiner(
         tuple(map(float, mean)), tuple(map(float, scale)), tuple(map(float, coef)), bias, threshold
     )

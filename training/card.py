@@ -71,7 +71,7 @@ HasAns F1 {v.get("HasAns_f1", 0):.3f}, NoAns {v.get("NoAns_f1", 0):.3f}.
 Figures on the benchmark dev subset are in the project README (measured by
 `seedqa eval`, never used for any choice).
 
-## Files
+## Files (sha256)
 
 {digests}
 
