@@ -15,7 +15,6 @@ answer time exactly what it was trained on.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import threading
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index.documents import sha256_file
 from index.errors import SeedqaError
 
 from .confidence import Combiner
@@ -189,14 +189,6 @@ class ReaderConfig:
             ) from exc
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def verify(folder: Path, config: ReaderConfig) -> None:
     """Every recorded file present with its recorded sha256, or a one-line error."""
     for name in (MODEL_FILE, TOKENIZER_FILE):
@@ -206,7 +198,7 @@ def verify(folder: Path, config: ReaderConfig) -> None:
             raise ReaderMissingError(
                 f"The reader model file {path} is missing. Rebuild it with {REBUILD}."
             )
-        if expected is None or sha256_of(path) != expected:
+        if expected is None or sha256_file(path) != expected:
             raise ReaderMissingError(
                 f"The reader model file {path} does not match its sha256 in {CONFIG_FILE} "
                 f"(altered or half-copied). Restore it from git or rebuild it with {REBUILD}."

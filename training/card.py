@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
-from qa.reader import MODEL_FILE, TOKENIZER_FILE, sha256_of
+from index.documents import sha256_file
+from qa.reader import MODEL_FILE, TOKENIZER_FILE
 
 
 def model_card(report, settings, data, gold: Path, silver: Path | None, quick: bool) -> str:
@@ -22,7 +23,7 @@ def model_card(report, settings, data, gold: Path, silver: Path | None, quick: b
         else "the margin of the best span over the no-answer score"
     )
     digests = "\n".join(
-        f"- `{name}`: `{sha256_of(report.out / name)}`" for name in (MODEL_FILE, TOKENIZER_FILE)
+        f"- `{name}`: `{sha256_file(report.out / name)}`" for name in (MODEL_FILE, TOKENIZER_FILE)
     )
     command = "seedqa train-reader" + (" --quick" if quick else "")
     warning = "**Quick mode: a smoke-test model trained on a few dozen questions. Do not use it.**"

@@ -13,8 +13,9 @@ import shutil
 import warnings
 from pathlib import Path
 
+from index.documents import sha256_file
 from index.embedding import quantise_encoder
-from qa.reader import CONFIG_FILE, MODEL_FILE, TOKENIZER_FILE, sha256_of
+from qa.reader import CONFIG_FILE, MODEL_FILE, TOKENIZER_FILE
 
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -79,7 +80,7 @@ def write_config(folder: Path, config: dict) -> None:
     """``reader.json``: the reading settings plus each file's sha256."""
     raw = {
         **config,
-        "sha256": {name: sha256_of(folder / name) for name in (MODEL_FILE, TOKENIZER_FILE)},
+        "sha256": {name: sha256_file(folder / name) for name in (MODEL_FILE, TOKENIZER_FILE)},
     }
     tmp = folder / f".{CONFIG_FILE}.tmp"
     tmp.write_text(json.dumps(raw, indent=1) + "\n", encoding="utf-8")

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.reader import CONFIG_FILE, MODEL_FILE, Reader, sha256_of
+from index.documents import sha256_file
+from qa.reader import CONFIG_FILE, MODEL_FILE, Reader
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -66,7 +67,7 @@ def test_quick_training_resumes_after_a_kill_and_writes_a_loadable_reader(tmp_pa
     assert "Reader written to" in second.stdout
 
     config = json.loads((out / CONFIG_FILE).read_text())
-    assert config["sha256"][MODEL_FILE] == sha256_of(out / MODEL_FILE)
+    assert config["sha256"][MODEL_FILE] == sha256_file(out / MODEL_FILE)
     assert (out / MODEL_FILE).stat().st_size < 30 * 2**20
     card = (out / "MODEL_CARD.md").read_text()
     for needed in ("all-MiniLM-L6-v2", "CC BY-SA 4.0", "seedqa train-reader --quick", "sha256"):
