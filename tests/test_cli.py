@@ -8,7 +8,7 @@ from tests.conftest import SEEDS, run_cli
 
 
 def test_help_for_every_command():
-    for args in [(), ("index",), ("ask",), ("chat",), ("status",), ("remove",)]:
+    for args in [(), ("index",), ("ask",), ("chat",), ("status",), ("remove",), ("train-reader",)]:
         res = run_cli(*args, "--help")
         assert res.returncode == 0 and "Usage:" in res.stdout
 
@@ -72,3 +72,16 @@ def test_index_reports_changes_and_chat_reads_stdin(tmp_path):
     assert chat.returncode == 0, chat.stderr
     lines = [x for x in chat.stdout.splitlines() if x.startswith("seedqa> ")]
     assert "45.1 million" in lines[0] and "33" in lines[1]
+
+
+def test_serve_on_a_port_in_use_is_a_one_line_error(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        res = run_cli("serve", "--port", str(port), cwd=tmp_path, timeout=60)
+    assert res.returncode == 1
+    assert "Traceback" not in res.stderr
+    assert f"Cannot listen on 127.0.0.1:{port}" in res.stderr and "--port" in res.stderr
