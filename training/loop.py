@@ -62,7 +62,7 @@ def featurise(examples: Sequence[Example], tokenizer: Tokenizer, s: TrainSetting
     for ex in examples:
         enc = tokenizer.encode(ex.question, [ex.context], s.max_length, s.max_question_tokens)[0]
         start = end = 0
-        for a, b in ex.answers:
+        for a, b in ex.answers if enc.offsets else ():
             first = next((i for i, (_, e) in enumerate(enc.offsets) if e > a), None)
             last = next(
                 (i for i in range(len(enc.offsets) - 1, -1, -1) if enc.offsets[i][0] < b), None

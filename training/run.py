@@ -11,7 +11,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -195,4 +195,4 @@ def chunk_metrics(model, features: list[Feature], examples: list[Example], pad: 
     }
 
 
-__all__ = ["QUICK", "DataSettings", "TrainReport", "TrainSettings", "replace", "train_reader"]
+__all__ = ["QUICK", "DataSettings", "TrainReport", "TrainSettings", "train_reader"]
