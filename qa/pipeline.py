@@ -87,9 +87,6 @@ class AnswerSettings(BaseModel, frozen=True):
     # (None: the threshold chosen on validation articles, in reader.json).
     reader_threshold: float | None = None
     reader_spans: int = Field(default=5, ge=1, le=50)  # best spans kept per chunk
-    # A span's margin is over the lowest no-answer score of all chunks read
-    # ("min"), or over its own chunk's ("own"); README, "Quality and speed".
-    reader_null: str = Field(default="min", pattern="^(min|own)$")
     # Decide with the combination fitted beside the reader (qa/confidence.py), if any.
     reader_combine: bool = True
     chunks: int = Field(default=4, ge=1, le=20)
@@ -168,13 +165,7 @@ class Assistant:
 
     def warm_up(self) -> None:
         """Load what answering needs (once per process), so no question pays for it."""
-        _ = self.embedder.model
-        if self.settings.synthesiser != "gemma":
-            _ = self.reader.session
-        if self.settings.synthesiser != "reader":
-            from .synthesis import vocabulary
-
-            vocabulary()
+        _load_models(self.settings.synthesiser, self.embedder, lambda: self.reader)
 
     def answer(self, question: str, history: Sequence[Turn] = ()) -> Answer:
         return self._run(question, history, None)
@@ -371,7 +362,6 @@ class Assistant:
             resolved.reader_question, [h.chunk.text for h in hits], top=self.settings.reader_spans
         )
         lowest = min(r.null for r in readings)
-        own = self.settings.reader_null == "own"
         question = resolved.prompt_question
         for span in sorted((sp for r in readings for sp in r.spans), key=lambda sp: -sp.score):
             hit = hits[span.context]
@@ -392,10 +382,9 @@ class Assistant:
                 "negated": confidence.negated(question),
                 "log_words": math.log1p(len(hit.chunk.text[start:end].split())),
             }
-            margin = facts["own_margin"] if own else facts["margin"]
             combiner = self.reader.combiner if self.settings.reader_combine else None
-            value = combiner.probability(facts) if combiner else margin
-            return _Choice(hit, start, end, margin, value, facts)
+            value = combiner.probability(facts) if combiner else facts["margin"]
+            return _Choice(hit, start, end, facts["margin"], value, facts)
         return None
 
     def _describe(self, question, qvec, hits, retrieved, retrieve_ms) -> _Reply:
@@ -560,10 +549,15 @@ class Assistant:
 def warm_up(settings: AnswerSettings | None = None) -> None:
     """Load the embedder and the synthesiser the settings choose (once per process)."""
     settings = settings or AnswerSettings()
-    _ = get_embedder().model
-    if settings.synthesiser != "gemma":
-        _ = get_reader().session
-    if settings.synthesiser != "reader":
+    _load_models(settings.synthesiser, get_embedder(), get_reader)
+
+
+def _load_models(synthesiser: str, embedder, reader: Callable[[], Reader]) -> None:
+    """The embedder, plus the reader's session and/or Gemma's vocabulary as chosen."""
+    _ = embedder.model
+    if synthesiser != "gemma":
+        _ = reader().session
+    if synthesiser != "reader":
         from .synthesis import vocabulary
 
         vocabulary()

@@ -1,6 +1,6 @@
-"""Reading settings of the trained reader, measured on the validation articles only.
+"""Chunks read by the trained reader, measured on the validation articles only.
 
-    .venv/bin/python research/reader_sweep.py [--chunks 2 3 4 6] [--null min own]
+    .venv/bin/python research/reader_sweep.py [--chunks 2 3 4 6]
 
 For each setting every validation question is answered through the pipeline with
 no threshold, then the best threshold is found by replay (training/calibrate.py),
@@ -10,7 +10,6 @@ so each row is that setting at its own best threshold.
 from __future__ import annotations
 
 import argparse
-import itertools
 import math
 
 from training.calibrate import best_threshold
@@ -20,7 +19,6 @@ from training.data import GOLD_POOL, SILVER_POOL, split_pools
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--chunks", type=int, nargs="+", default=[2, 3, 4, 6])
-    parser.add_argument("--null", nargs="+", default=["min", "own"])
     args = parser.parse_args()
 
     from eval.runner import ours, prepare_index, run_dataset
@@ -28,16 +26,16 @@ def main() -> None:
 
     _, valid, _ = split_pools(GOLD_POOL, SILVER_POOL)
     index_dir, holder = prepare_index(valid)
-    print("| chunks | null | threshold | overall F1 | HasAns F1 | NoAns |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| chunks | threshold | overall F1 | HasAns F1 | NoAns |")
+    print("| --- | --- | --- | --- | --- |")
     try:
-        for chunks, null in itertools.product(args.chunks, args.null):
-            settings = AnswerSettings(chunks=chunks, reader_null=null, reader_threshold=-math.inf)
+        for chunks in args.chunks:
+            settings = AnswerSettings(chunks=chunks, reader_threshold=-math.inf)
             assistant = Assistant(index_dir, settings)
             run = run_dataset(valid, ours(index_dir, assistant), "sweep", progress=False)
             t, fig = best_threshold([(r.item, r.answer) for r in run.results])
             print(
-                f"| {chunks} | {null} | {t:+.2f} | {fig['f1']:.3f} | {fig['HasAns_f1']:.3f} "
+                f"| {chunks} | {t:+.2f} | {fig['f1']:.3f} | {fig['HasAns_f1']:.3f} "
                 f"| {fig['NoAns_f1']:.3f} |",
                 flush=True,
             )
