@@ -26,7 +26,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SQUAD = Path("../shared/benchmarks/squad-v2-dev-subset.json")
-SAMPLE = ROOT / "tests" / "data" / "squad-v2-sample.json"
+SAMPLE = ROOT / "benchmarks" / "data" / "squad-v2-sample.json"
 TARGET = 3.0
 
 

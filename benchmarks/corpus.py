@@ -24,7 +24,7 @@ from index.errors import InputError
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_SQUAD = "../shared/benchmarks/squad-v2-dev-subset.json"
-FALLBACK_SQUAD = REPO / "tests" / "data" / "squad-v2-sample.json"
+FALLBACK_SQUAD = Path(__file__).resolve().parent / "data" / "squad-v2-sample.json"
 SEEDS = REPO / "seeds"
 PARAGRAPHS_PER_DOC = 8
 
@@ -41,7 +41,7 @@ class Source:
 
 
 def load_source(squad_path: str | Path | None = None) -> Source:
-    """The SQuAD file (``--squad``) or, when it is absent, the small sample in tests/data.
+    """The SQuAD file (``--squad``) or, when it is absent, the committed sample in benchmarks/data.
 
     The default path is relative to the repository (``../shared/...``), so the
     benchmark finds the shared data from any working directory; CI without it

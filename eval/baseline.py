@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from qa import Answer
-from qa.llm import CONTEXT_TOKENS, LLM_LOCK, get_llm
+from qa.llm import CONTEXT_TOKENS, get_gemma
 
 from .datasets import EvalCase
 
@@ -44,12 +44,7 @@ def _gemma_llm():
 
         @llm_completion_callback()
         def complete(self, prompt: str, formatted: bool = False, **kwargs) -> CompletionResponse:
-            with LLM_LOCK:
-                out = get_llm().create_completion(
-                    prompt, max_tokens=MAX_NEW_TOKENS, temperature=0.0
-                )
-            text = out["choices"][0]["text"]
-            self.last_tokens = int(out.get("usage", {}).get("completion_tokens", 0))
+            text, self.last_tokens = get_gemma().complete(prompt, MAX_NEW_TOKENS)
             return CompletionResponse(text=text)
 
         @llm_completion_callback()

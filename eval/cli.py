@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import click
 
-from index import read_manifest, resolve_index_dir
+from index import ensure_index, read_manifest, resolve_index_dir
 from index.errors import InputError
+from qa.cli import index_dir_option
 
 from .datasets import Dataset, load_dataset
 from .report import markdown, write_report
@@ -29,7 +29,6 @@ def run_eval(
     limit: int | None,
     every: int = 1,
     baseline_cases: int = 0,
-    ensure_index: Callable[[], None],
 ) -> bool:
     ok = True
     all_predictions: dict[str, str] = {}
@@ -45,7 +44,7 @@ def run_eval(
             dataset.cases = dataset.cases[every - 1 :: every]
         if limit:
             dataset.cases = dataset.cases[:limit]
-        runs = _run_one(dataset, index_dir, baseline, baseline_cases, ensure_index)
+        runs = _run_one(dataset, index_dir, baseline, baseline_cases)
         ours_summary = summarize(runs[0])
         click.echo(markdown(runs, [summarize(r) for r in runs]).split("\n## Failures")[0])
         if report_dir:
@@ -85,12 +84,12 @@ def sample_indices(total: int, wanted: int) -> list[int]:
 
 
 def _run_one(
-    dataset: Dataset, index_dir: str | None, baseline: bool, baseline_cases: int, ensure_index
+    dataset: Dataset, index_dir: str | None, baseline: bool, baseline_cases: int
 ) -> list[SystemRun]:
     if dataset.documents:
         index_path, holder = prepare_index(dataset)
     else:
-        ensure_index()
+        ensure_index(index_dir, announce=lambda message: click.echo(message, err=True))
         index_path, holder = resolve_index_dir(index_dir), None
     try:
         runs = [run_dataset(dataset, ours(index_path), "seedqa")]
@@ -124,3 +123,89 @@ def _run_one(
     finally:
         if holder is not None:
             holder.cleanup()
+
+
+@click.command("eval")
+@click.argument("suites", nargs=-1, type=click.Path())
+@index_dir_option
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Write report.json, report.md and plots to this folder.",
+)
+@click.option(
+    "--predictions",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write SQuAD-format predictions {id: answer} ('' = abstained).",
+)
+@click.option(
+    "--baseline", is_flag=True, help="Also run the stock llama-index pipeline on the same cases."
+)
+@click.option(
+    "--baseline-cases",
+    type=click.IntRange(0),
+    default=100,
+    show_default=True,
+    help="With --baseline on a larger dataset, the stock pipeline answers this many evenly "
+    "spaced cases (about 4 s each on 2 cores) and ours is shown on the same ones too; 0: all.",
+)
+@click.option(
+    "--min-accuracy",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Exit non-zero when our pass rate is below this.",
+)
+@click.option(
+    "--min-f1",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Exit non-zero when our SQuAD v2 overall F1 is below this.",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(1),
+    default=None,
+    help="Only the first N cases of each dataset (quick checks).",
+)
+@click.option(
+    "--every",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Only every Nth case (a reproducible sample of a large dataset).",
+)
+def eval_cmd(
+    suites,
+    index_dir,
+    report_dir,
+    predictions,
+    baseline,
+    baseline_cases,
+    min_accuracy,
+    min_f1,
+    limit,
+    every,
+):
+    """Evaluate answers on SUITES (default: the seed-article suite).
+
+    A suite (.jsonl) runs against the index (seeds/ is indexed first if there is
+    none); a SQuAD v2 .json or a llama-index rag_dataset.json brings its own
+    documents, indexed in a temporary folder.
+    """
+    ok = run_eval(
+        list(suites),
+        index_dir=index_dir,
+        report_dir=report_dir,
+        predictions=predictions,
+        baseline=baseline,
+        min_accuracy=min_accuracy,
+        min_f1=min_f1,
+        limit=limit,
+        every=every,
+        baseline_cases=baseline_cases,
+    )
+    if not ok:
+        raise SystemExit(2)

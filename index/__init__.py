@@ -6,7 +6,7 @@ Knows nothing of language models or user interfaces; ``qa`` builds on it.
 from .config import ChunkingConfig, resolve_index_dir
 from .embedding import Embedder, get_embedder
 from .errors import SeedqaError
-from .ingest import UpdateReport, ingest_batch, remove_documents, update_index
+from .ingest import UpdateReport, ensure_index, ingest_batch, remove_documents, update_index
 from .store import Chunk, Manifest, StoredIndex, load_index, read_manifest
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "SeedqaError",
     "StoredIndex",
     "UpdateReport",
+    "ensure_index",
     "get_embedder",
     "ingest_batch",
     "load_index",

@@ -296,10 +296,13 @@ def onnx_model_path(load_model) -> Path:
 
 def _export_fp32(st_model, path: Path) -> None:
     """Trace the transformer (eager attention: traceable, same maths) to ONNX."""
+    import copy
+
     import torch
 
-    bert = st_model[0].model
-    previous = bert.config._attn_implementation
+    # A copy, so the embedder's own model keeps its attention implementation
+    # (transformers offers no public way to read it back and restore it).
+    bert = copy.deepcopy(st_model[0].model)
     bert.set_attn_implementation("eager")
 
     class Encoder(torch.nn.Module):
@@ -317,21 +320,18 @@ def _export_fp32(st_model, path: Path) -> None:
     axes = {k: {0: "batch", 1: "tokens"} for k in (*_INPUTS, "last_hidden_state")}
     import warnings
 
-    try:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                Encoder(bert).eval(),
-                args,
-                str(path),
-                input_names=list(_INPUTS),
-                output_names=["last_hidden_state"],
-                dynamic_axes=axes,
-                opset_version=17,
-                dynamo=False,
-            )
-    finally:
-        bert.set_attn_implementation(previous)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            Encoder(bert).eval(),
+            args,
+            str(path),
+            input_names=list(_INPUTS),
+            output_names=["last_hidden_state"],
+            dynamic_axes=axes,
+            opset_version=17,
+            dynamo=False,
+        )
 
 
 def quantise_encoder(source: Path, target: Path) -> None:

@@ -92,6 +92,28 @@ def ingest_batch(
     return chunks, vectors
 
 
+DEFAULT_CORPUS = Path("seeds")
+
+
+def ensure_index(
+    index_dir: str | Path | None = None, announce: Callable[[str], None] = log.warning
+) -> bool:
+    """Index ``seeds/`` first when the chosen index does not exist yet and seeds/ is here.
+
+    The one first-use policy of every way in (CLI, web chat, eval), as
+    ``make serve`` promises: in a fresh checkout the seed article is indexed
+    instead of an error. Anywhere without a seeds/ folder a missing index stays
+    missing, and the caller says how to build one. ``announce`` is told first
+    (indexing takes a few seconds). Returns whether it indexed.
+    """
+    path = resolve_index_dir(index_dir)
+    if read_manifest(path) is not None or not DEFAULT_CORPUS.is_dir():
+        return False
+    announce(f"No index yet: indexing {DEFAULT_CORPUS}/ first.")
+    update_index([DEFAULT_CORPUS], path, progress=False)
+    return True
+
+
 def update_index(
     paths: Iterable[str | Path],
     index_dir: str | Path | None = None,

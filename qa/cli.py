@@ -9,11 +9,10 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from pathlib import Path
 
 import click
 
-from index import resolve_index_dir
+from index import ensure_index, resolve_index_dir
 from index.config import DEFAULT_INDEX_DIR
 from index.errors import IndexMissingError, SeedqaError
 from qa.wording import counted
@@ -48,7 +47,8 @@ def cli(debug: bool) -> None:
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _index_dir_option(f):
+def index_dir_option(f):
+    """``--index-dir``, as every command that reads an index takes it."""
     return click.option(
         "--index-dir", type=click.Path(file_okay=False), default=None, help=INDEX_DIR_HELP
     )(f)
@@ -56,7 +56,7 @@ def _index_dir_option(f):
 
 @cli.command("index")
 @click.argument("paths", nargs=-1, type=click.Path())
-@_index_dir_option
+@index_dir_option
 @click.option("--rebuild", is_flag=True, help="Ignore the existing index and build it anew.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the summary line.")
 def index_cmd(paths: tuple[str, ...], index_dir: str | None, rebuild: bool, quiet: bool) -> None:
@@ -91,7 +91,7 @@ def index_cmd(paths: tuple[str, ...], index_dir: str | None, rebuild: bool, quie
 
 @cli.command("remove")
 @click.argument("sources", nargs=-1, required=True)
-@_index_dir_option
+@index_dir_option
 def remove_cmd(sources: tuple[str, ...], index_dir: str | None) -> None:
     """Remove documents (by the name `seedqa status` lists) from the index."""
     from index import remove_documents
@@ -104,7 +104,7 @@ def remove_cmd(sources: tuple[str, ...], index_dir: str | None) -> None:
 
 
 @cli.command("status")
-@_index_dir_option
+@index_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 def status_cmd(index_dir: str | None, as_json: bool) -> None:
     """Show what the index holds."""
@@ -129,18 +129,12 @@ def status_cmd(index_dir: str | None, as_json: bool) -> None:
 
 
 def _ensure_index(index_dir: str | None) -> None:
-    """With the default index missing and seeds/ here, index it first (like `make serve`)."""
-    from index import read_manifest, update_index
-
-    path = resolve_index_dir(index_dir)
-    if read_manifest(path) is None and index_dir is None and Path("seeds").is_dir():
-        click.echo("No index yet: indexing seeds/ first.", err=True)
-        update_index(["seeds"], path, progress=False)
+    ensure_index(index_dir, announce=lambda message: click.echo(message, err=True))
 
 
 @cli.command("ask")
 @click.argument("question")
-@_index_dir_option
+@index_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (see README).")
 def ask_cmd(question: str, index_dir: str | None, as_json: bool) -> None:
     """Answer QUESTION from the indexed documents, with citations."""
@@ -164,7 +158,7 @@ def _print_citations(result) -> None:
 
 
 @cli.command("chat")
-@_index_dir_option
+@index_dir_option
 def chat_cmd(index_dir: str | None) -> None:
     """Talk to your documents in the terminal (/new starts over, /quit or Ctrl-D leaves)."""
     from qa import Chat
@@ -205,7 +199,7 @@ def chat_cmd(index_dir: str | None) -> None:
 
 
 @cli.command("serve")
-@_index_dir_option
+@index_dir_option
 @click.option(
     "--host",
     default="127.0.0.1",
@@ -235,223 +229,3 @@ def serve_cmd(index_dir: str | None, host: str, port: int, auth: str | None) -> 
     check_port(host, port)
     click.echo(f"seedqa web chat on http://{host}:{port}  (Ctrl-C stops it)", err=True)
     serve(index_dir, host=host, port=port, auth=credentials)
-
-
-@cli.command("eval")
-@click.argument("suites", nargs=-1, type=click.Path())
-@_index_dir_option
-@click.option(
-    "--report",
-    "report_dir",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Write report.json, report.md and plots to this folder.",
-)
-@click.option(
-    "--predictions",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Write SQuAD-format predictions {id: answer} ('' = abstained).",
-)
-@click.option(
-    "--baseline", is_flag=True, help="Also run the stock llama-index pipeline on the same cases."
-)
-@click.option(
-    "--baseline-cases",
-    type=click.IntRange(0),
-    default=100,
-    show_default=True,
-    help="With --baseline on a larger dataset, the stock pipeline answers this many evenly "
-    "spaced cases (about 4 s each on 2 cores) and ours is shown on the same ones too; 0: all.",
-)
-@click.option(
-    "--min-accuracy",
-    type=click.FloatRange(0, 1),
-    default=None,
-    help="Exit non-zero when our pass rate is below this.",
-)
-@click.option(
-    "--min-f1",
-    type=click.FloatRange(0, 1),
-    default=None,
-    help="Exit non-zero when our SQuAD v2 overall F1 is below this.",
-)
-@click.option(
-    "--limit",
-    type=click.IntRange(1),
-    default=None,
-    help="Only the first N cases of each dataset (quick checks).",
-)
-@click.option(
-    "--every",
-    type=click.IntRange(1),
-    default=1,
-    show_default=True,
-    help="Only every Nth case (a reproducible sample of a large dataset).",
-)
-def eval_cmd(
-    suites,
-    index_dir,
-    report_dir,
-    predictions,
-    baseline,
-    baseline_cases,
-    min_accuracy,
-    min_f1,
-    limit,
-    every,
-):
-    """Evaluate answers on SUITES (default: the seed-article suite).
-
-    A suite (.jsonl) runs against the index (seeds/ is indexed first if there is
-    none); a SQuAD v2 .json or a llama-index rag_dataset.json brings its own
-    documents, indexed in a temporary folder.
-    """
-    from eval.cli import run_eval
-
-    ok = run_eval(
-        list(suites),
-        index_dir=index_dir,
-        report_dir=report_dir,
-        predictions=predictions,
-        baseline=baseline,
-        min_accuracy=min_accuracy,
-        min_f1=min_f1,
-        limit=limit,
-        every=every,
-        baseline_cases=baseline_cases,
-        ensure_index=lambda: _ensure_index(index_dir),
-    )
-    if not ok:
-        raise SystemExit(2)
-
-
-@cli.command("bench")
-@click.option(
-    "--size",
-    type=click.Choice(["small", "medium", "large"]),
-    default="small",
-    show_default=True,
-    help="Corpus of about 1,000, 10,000 or 100,000 chunks.",
-)
-@click.option("--chunks", type=click.IntRange(50), default=None, help="Any corpus size instead.")
-@click.option(
-    "--squad",
-    type=click.Path(dir_okay=False),
-    default="../shared/benchmarks/squad-v2-dev-subset.json",
-    show_default=True,
-    help="SQuAD v2 file for text and questions (tests/data's sample when absent).",
-)
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False),
-    default="out/bench/bench.json",
-    show_default=True,
-    help="Where to write the JSON results.",
-)
-@click.option(
-    "--questions",
-    type=click.IntRange(2),
-    default=40,
-    show_default=True,
-    help="SQuAD questions for the latency figures (each answered several ways).",
-)
-@click.option(
-    "--quick", is_flag=True, help="Fewer texts and questions (the CI smoke run); no timing claims."
-)
-@click.option(
-    "--workdir",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Keep the corpus and indexes here (default: a temporary folder, removed).",
-)
-def bench_cmd(size, chunks, squad, out, questions, quick, workdir) -> None:
-    """Measure indexing and answering speed against stock baselines; print PASS/FAIL."""
-    from benchmarks.run import SIZES, run_bench
-
-    run_bench(
-        chunks or SIZES[size],
-        squad=squad,
-        out=Path(out),
-        workdir=Path(workdir) if workdir else None,
-        questions=4 if quick else questions,
-        embed_sample=96 if quick else 1000,
-        quality_limit=40 if quick else None,
-        keep=workdir is not None,
-    )
-
-
-@cli.command("train-reader")
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Where the reader goes (default: models/reader; with --quick: WORK/quick-reader).",
-)
-@click.option(
-    "--work",
-    type=click.Path(file_okay=False),
-    default="out/reader-training",
-    show_default=True,
-    help="Examples and the resumable checkpoint (a killed run started again resumes here).",
-)
-@click.option(
-    "--gold",
-    type=click.Path(dir_okay=False),
-    default="../shared/training/squad-v2-train-pool.json",
-    show_default=True,
-    help="SQuAD 2.0 training pool (people's labels).",
-)
-@click.option(
-    "--silver",
-    type=click.Path(dir_okay=False),
-    default="../shared/training/squad-v2-silver-pool.json",
-    show_default=True,
-    help="Silver-labelled pool ('' to train without it).",
-)
-@click.option("--quick", is_flag=True, help="A few dozen questions, one short epoch (tests).")
-@click.option("--fresh", is_flag=True, help="Discard the checkpoint in WORK and start over.")
-@click.option("--epochs", type=click.IntRange(1, 50), default=None, help="Training epochs.")
-@click.option("--seed", type=int, default=None, help="Random seed (default 13).")
-def train_reader_cmd(out, work, gold, silver, quick, fresh, epochs, seed) -> None:
-    """Train the extractive reader from nothing and write it as int8 ONNX with its model card.
-
-    About 1-2 hours on 2 CPU cores; a GPU is used when one is present.
-    """
-    from dataclasses import replace
-
-    from training.loop import CHECKPOINT
-    from training.run import QUICK, TrainSettings, train_reader
-
-    work_dir = Path(work)
-    settings = QUICK if quick else TrainSettings()
-    if epochs is not None:
-        settings = replace(settings, epochs=epochs)
-    if seed is not None:
-        settings = replace(settings, seed=seed)
-    if fresh:
-        (work_dir / CHECKPOINT).unlink(missing_ok=True)
-    target = Path(out) if out else (work_dir / "quick-reader" if quick else Path("models/reader"))
-    report = train_reader(
-        target,
-        work_dir,
-        gold=Path(gold),
-        silver=Path(silver) if silver else None,
-        quick=quick,
-        settings=settings,
-        log=lambda line: click.echo(line, err=True),
-    )
-    v = report.validation
-    click.echo(
-        f"Reader written to {report.out} after {report.minutes} min of training; "
-        f"threshold {report.threshold:+.2f}; validation overall F1 {v['f1']:.3f}, "
-        f"HasAns F1 {v['HasAns_f1']:.3f}, NoAns {v['NoAns_f1']:.3f}."
-    )
-
-
-def main() -> None:
-    cli(prog_name="seedqa")
-
-
-if __name__ == "__main__":
-    main()

@@ -24,10 +24,10 @@ from index import get_embedder, load_index, resolve_index_dir
 from index.errors import InputError
 
 from . import confidence, ranking
-from .chat import Resolved, Turn, resolve
+from .decision import Decision, Facts, Rules, decide
 from .evidence import Evidence, select_evidence
+from .followups import Resolved, Turn, resolve
 from .grounding import (
-    content_words,
     echoes_question,
     fits_question,
     looks_like_injection,
@@ -95,8 +95,6 @@ class AnswerSettings(BaseModel, frozen=True):
     # Abstain below these (see README, "How abstention is decided").
     min_similarity: float = 0.20
     min_first_step_mass: float = 0.20
-    # Off by default since the question-gain floor below (README, "Quality and speed").
-    min_mean_logprob: float = -math.inf
     # Abstain when the question made the chosen span less likely than a question
     # that asks nothing did (log-likelihood difference; None: not checked).
     min_question_gain: float | None = 0.0
@@ -104,9 +102,6 @@ class AnswerSettings(BaseModel, frozen=True):
     gain_tokens: int = Field(default=8, ge=1, le=128)
     # Spans read after the null question: the best this many by the other features.
     gain_spans: int = Field(default=4, ge=1, le=17)
-    # Log-priors on where the answer opens (see README, "What was tried").
-    best_sentence_prior: float = 0.0
-    question_word_prior: float = 0.0
     # Spans compared (see README, "Quality and speed"): the greedy one and
     # this many other openings, ranked by qa/ranking.py.
     alternatives: int = Field(default=4, ge=0, le=16)
@@ -209,17 +204,18 @@ class Assistant:
 
         signals: dict[str, float] = {}
 
-        def done(text: str, abstained: bool, reason: str, citations=()) -> Answer:
+        def done(decision: Decision, text: str = "", citations=()) -> Answer:
             t2 = time.perf_counter()
             timings["generate"] = (t2 - t1) * 1000
             timings["total"] = (t2 - t0) * 1000
+            abstained = not decision.answered
             return Answer(
                 question=question,
                 text=ABSTENTION if abstained else text,
                 abstained=abstained,
                 citations=tuple(citations),
                 timings_ms=timings,
-                reason=reason,
+                decision=decision,
                 signals=dict(signals),
                 standalone_question=resolved.retrieval_query
                 if resolved.previous is None
@@ -227,33 +223,47 @@ class Assistant:
                 retrieved=tuple((h.chunk.source, h.chunk.start, h.chunk.end) for h in hits),
             )
 
-        if looks_like_injection(question):
-            # Orders to the assistant are not questions about the documents.
-            return done("", True, "the question gives the assistant instructions")
-        if evidence is None:
-            return done("", True, "nothing retrieved")
+        combined = s.synthesiser == "combined"
+        rules = Rules(
+            min_similarity=s.min_similarity,
+            reader_threshold=self.reader_threshold if combined else None,
+            min_first_step_mass=s.min_first_step_mass,
+            min_question_gain=s.min_question_gain,
+        )
+        facts = Facts(instructions=looks_like_injection(question))
+        if facts.instructions or evidence is None:
+            return done(decide(replace(facts, retrieved=0), rules))
         signals["similarity"] = evidence.best_similarity
         missing = missing_terms(resolved.prompt_question, " ".join(h.chunk.text for h in hits))
-        if missing:
-            return done("", True, f"the documents never mention {', '.join(sorted(missing))}")
-        if evidence.best_similarity < s.min_similarity:
-            return done("", True, f"evidence not relevant ({evidence.best_similarity:.2f})")
-        if s.synthesiser == "combined":
+        facts = replace(
+            facts,
+            retrieved=len(hits),
+            unmentioned=tuple(missing),
+            similarity=evidence.best_similarity,
+        )
+        if not (decision := decide(facts, rules)).answered:
+            return done(decision)
+        if combined:
             # Gemma answers; the trained reader's margin decides whether to.
             choice = self._reader_choice(resolved, hits)
             signals["answer_score"] = choice.value if choice else -99.0
-            if choice is None or choice.value < self.reader_threshold:
-                return done("", True, "the reader finds no answer in the retrieved text")
+            facts = replace(
+                facts,
+                fitting_span=choice is not None,
+                reader_value=choice.value if choice else None,
+            )
+            if not (decision := decide(facts, rules)).answered:
+                return done(decision)
 
         gen = self._choose(self.decode(evidence, resolved, on_text), resolved.prompt_question)
         if gen is None:
-            return done("", True, "no span of the kind asked for (a quantity)")
+            return done(decide(replace(facts, fitting_span=False), rules))
         signals["opening_mass"] = gen.first_step_mass
         signals["tokens"] = float(len(gen.logprobs) + 1)
         signals["mean_logprob"] = gen.mean_logprob if gen.logprobs else -99.0
         if (gain := gen.question_gain) is not None:
             signals["question_gain"] = gain
-        return self._decide(gen, evidence, question, resolved, done)
+        return self._decide(gen, evidence, resolved, facts, rules, done)
 
     def _run_reader(
         self, question: str, history: Sequence[Turn], on_text: Callable[[str], None] | None
@@ -265,8 +275,7 @@ class Assistant:
             resolved.retrieval_query if resolved.previous is None else resolved.prompt_question
         )
         if looks_like_injection(question):
-            # Orders to the assistant are not questions about the documents.
-            replies = [_Reply.abstain("the question gives the assistant instructions")]
+            replies = [_Reply.abstain(decide(Facts(instructions=True), Rules()))]
         else:
             parts = split_parts(resolved.prompt_question) if resolved.previous is None else []
             if len(parts) > 1:
@@ -288,7 +297,7 @@ class Assistant:
                 "generate": (t2 - t0) * 1000 - retrieve_ms,
                 "total": (t2 - t0) * 1000,
             },
-            reason=reply.reason,
+            decision=reply.decision,
             signals=reply.signals,
             standalone_question=standalone,
             retrieved=reply.retrieved,
@@ -303,36 +312,33 @@ class Assistant:
         retrieve_ms = (time.perf_counter() - t0) * 1000
         retrieved = tuple((h.chunk.source, h.chunk.start, h.chunk.end) for h in hits)
 
-        def abstain(reason: str, **signals: float) -> _Reply:
-            return _Reply.abstain(reason, signals, retrieved, retrieve_ms)
+        def abstain(decision: Decision, **signals: float) -> _Reply:
+            return _Reply.abstain(decision, signals, retrieved, retrieve_ms)
 
+        rules = Rules(reader_threshold=self.reader_threshold)
+        facts = Facts(retrieved=len(hits))
         if not hits:
-            return abstain("nothing retrieved")
+            return abstain(decide(facts, rules))
         similarity = max(h.cosine for h in hits)
         missing = missing_terms(question, " ".join(h.chunk.text for h in hits))
-        if missing:
-            return abstain(
-                f"the documents never mention {', '.join(sorted(missing))}", similarity=similarity
-            )
+        facts = replace(facts, unmentioned=tuple(missing))
+        if not (decision := decide(facts, rules)).answered:
+            return abstain(decision, similarity=similarity)
         if description_subject(question):
-            return self._describe(question, qvec, hits, retrieved, retrieve_ms)
+            return self._describe(question, qvec, hits, facts, retrieved, retrieve_ms)
         choice = self._reader_choice(resolved, hits)
+        facts = replace(facts, fitting_span=choice is not None)
         if choice is None:
-            return abstain(
-                "the reader found no span that answers this kind of question",
-                similarity=similarity,
-            )
+            return abstain(decide(facts, rules), similarity=similarity)
         signals = {
             "similarity": similarity,
             "reader_margin": choice.margin,
             "answer_score": choice.value,
             **{f"reader_{k}": v for k, v in choice.facts.items()},
         }
-        if choice.value < self.reader_threshold:
-            return abstain(
-                f"the reader finds no answer in the retrieved text ({choice.value:+.2f})",
-                **signals,
-            )
+        decision = decide(replace(facts, reader_value=choice.value), rules)
+        if not decision.answered:
+            return abstain(decision, **signals)
         chunk, start, end = choice.hit.chunk, choice.start, choice.end
         if asks_for_items(question):
             s0, s1 = _sentence_at(chunk, start)
@@ -340,7 +346,7 @@ class Assistant:
             start, end = s0 + a, s0 + b
         text = chunk.text[start:end]
         citations = _chunk_citations(chunk, start, end)
-        return _Reply(text, False, "answered", citations, signals, retrieved, retrieve_ms)
+        return _Reply(text, decision, citations, signals, retrieved, retrieve_ms)
 
     @property
     def reader_threshold(self) -> float:
@@ -387,35 +393,44 @@ class Assistant:
             return _Choice(hit, start, end, facts["margin"], value, facts)
         return None
 
-    def _describe(self, question, qvec, hits, retrieved, retrieve_ms) -> _Reply:
+    def _describe(
+        self,
+        question: str,
+        qvec: np.ndarray,
+        hits: list[Hit],
+        facts: Facts,
+        retrieved: tuple[tuple[str, int, int], ...],
+        retrieve_ms: float,
+    ) -> _Reply:
         """ "Tell me about X": the one or two evidence sentences that best answer it.
 
         Of the retrieved sentences that name X, those that say what X is ("X
         is…", "X, founded in…, brings…") come first, then by relevance to
         the question; shown in document order.
         """
-        s = self.settings
         subject = description_subject(question) or ""
         evidence = select_evidence(question, qvec, hits, self.embedder, max_sentences=8)
-        signals = {"similarity": evidence.best_similarity if evidence else 0.0}
-        if evidence is None or evidence.best_similarity < s.min_similarity:
-            return _Reply.abstain("evidence not relevant", signals, retrieved, retrieve_ms)
-        scored = [
-            (defines(sent.text, subject), score, sent)
-            for sent, score in zip(evidence.sentences, evidence.scores, strict=True)
-            if mentions(sent.text, subject)
-        ]
-        if not scored:
-            return _Reply.abstain(
-                f"no retrieved sentence names {subject}", signals, retrieved, retrieve_ms
-            )
+        similarity = evidence.best_similarity if evidence else 0.0
+        signals = {"similarity": similarity}
+        rules = Rules(min_similarity=self.settings.min_similarity)
+        facts = replace(facts, similarity=similarity, subject=subject)
+        scored = (
+            [
+                (defines(sent.text, subject), score, sent)
+                for sent, score in zip(evidence.sentences, evidence.scores, strict=True)
+                if mentions(sent.text, subject)
+            ]
+            if evidence is not None
+            else []
+        )
+        decision = decide(replace(facts, subject_named=bool(scored)), rules)
+        if not decision.answered:
+            return _Reply.abstain(decision, signals, retrieved, retrieve_ms)
         scored.sort(key=lambda t: (t[0], t[1]), reverse=True)
         chosen = sorted((sent for _, _, sent in scored[:2]), key=lambda c: (c.source, c.start))
         citations = tuple(Citation(c.source, c.start, c.end, c.text) for c in chosen)
         text = " ".join(" ".join(c.text.split()) for c in chosen)
-        return _Reply(
-            text, False, "answered: a description", citations, signals, retrieved, retrieve_ms
-        )
+        return _Reply(text, decision, citations, signals, retrieved, retrieve_ms)
 
     def gather(
         self, question: str, history: Sequence[Turn] = ()
@@ -452,7 +467,6 @@ class Assistant:
                 evidence.text,
                 max_tokens=s.max_answer_tokens,
                 on_text=on_text,
-                start_bias=self._start_prior(evidence, question),
                 alternatives=s.alternatives,
                 min_first_step_mass=s.min_first_step_mass,
             )
@@ -483,30 +497,6 @@ class Assistant:
         )
         return [fitting[i].generation for i in best]
 
-    def _start_prior(self, evidence: Evidence, question: str) -> np.ndarray | None:
-        """Per evidence byte, a log-prior for the answer opening there.
-
-        The 270M model often opens on a plausible span of the wrong sentence or
-        on a word the question already says; these priors lean it towards the
-        sentence retrieval ranked best and away from question words.
-        """
-        s = self.settings
-        if not s.best_sentence_prior and not s.question_word_prior:
-            return None
-        text = evidence.text
-        prior = np.zeros(len(text.encode("utf-8")) + 1, dtype=np.float32)
-        best = len(evidence.sentences) - 1
-        asked = content_words(question)
-        for m in _WORD.finditer(text):
-            b0 = len(text[: m.start()].encode("utf-8"))
-            value = 0.0
-            if int(evidence.owner[m.start()]) == best:
-                value += s.best_sentence_prior
-            if content_words(m.group()) & asked:
-                value -= s.question_word_prior
-            prior[b0] = value
-        return prior
-
     def _choose(self, decoded: Decoded, question: str) -> Generation | None:
         """The best of the spans decoded (qa/ranking.py), or None when none fits the question.
 
@@ -522,28 +512,34 @@ class Assistant:
         best = ranking.best(question, [c.facts for c in fitting], self.settings.ranker_weights)
         return fitting[best].generation
 
-    def _decide(self, gen: Generation, evidence: Evidence, question: str, resolved: Resolved, done):
-        s = self.settings
-        if gen.byte_start < 0 or not gen.text:
-            return done("", True, "the model gave no answer")
-        span = _locate(gen, evidence)
+    def _decide(
+        self,
+        gen: Generation,
+        evidence: Evidence,
+        resolved: Resolved,
+        facts: Facts,
+        rules: Rules,
+        done: Callable[..., Answer],
+    ) -> Answer:
+        """The decoded span's own gates (qa/decision.py), then the answer with its citations."""
+        question = resolved.prompt_question
+        facts = replace(facts, generated=gen.byte_start >= 0 and bool(gen.text))
+        span = _locate(gen, evidence) if facts.generated else None
+        facts = replace(facts, located=span is not None if facts.generated else None)
         if span is None:
-            return done("", True, "answer not found in the evidence")
+            return done(decide(facts, rules))
         start, end = span
         text = evidence.text[start:end]
         citations = _citations(evidence, start, end)
-        if not supported(text, [c.quote for c in citations]):
-            return done("", True, "answer not supported by the cited text")
-        if echoes_question(text, question) or echoes_question(text, resolved.prompt_question):
-            return done("", True, "answer only repeats the question")
-        if gen.first_step_mass < s.min_first_step_mass:
-            return done("", True, f"model expects no answer here ({gen.first_step_mass:.3f})")
-        if gen.mean_logprob < s.min_mean_logprob:
-            return done("", True, f"low confidence ({gen.mean_logprob:.2f})")
-        gain = gen.question_gain
-        if s.min_question_gain is not None and gain is not None and gain < s.min_question_gain:
-            return done("", True, f"the question does not make this answer likelier ({gain:+.2f})")
-        return done(text, False, "answered", citations)
+        facts = replace(
+            facts,
+            supported=supported(text, [c.quote for c in citations]),
+            echoes_question=echoes_question(text, question),
+            opening_mass=gen.first_step_mass,
+            question_gain=gen.question_gain,
+        )
+        decision = decide(facts, rules)
+        return done(decision, text, citations) if decision.answered else done(decision)
 
 
 def warm_up(settings: AnswerSettings | None = None) -> None:
@@ -696,35 +692,38 @@ class _Reply:
     """One part's answer before it becomes an :class:`Answer`."""
 
     text: str
-    abstained: bool
-    reason: str
+    decision: Decision
     citations: tuple[Citation, ...] = ()
     signals: dict[str, float] = field(default_factory=dict)
     retrieved: tuple[tuple[str, int, int], ...] = ()
     retrieve_ms: float = 0.0
 
+    @property
+    def abstained(self) -> bool:
+        return not self.decision.answered
+
     @classmethod
-    def abstain(cls, reason: str, signals=None, retrieved=(), retrieve_ms: float = 0.0) -> _Reply:
-        return cls("", True, reason, (), dict(signals or {}), retrieved, retrieve_ms)
+    def abstain(
+        cls, decision: Decision, signals=None, retrieved=(), retrieve_ms: float = 0.0
+    ) -> _Reply:
+        return cls("", decision, (), dict(signals or {}), retrieved, retrieve_ms)
 
 
 def _combine(replies: list[_Reply]) -> _Reply:
     """One reply for a question of several parts: each part's answer, in order."""
     if len(replies) == 1:
         return replies[0]
+    decision = Decision.of_parts([r.decision for r in replies])
     answered = [r for r in replies if not r.abstained]
     if not answered:
         return _Reply.abstain(
-            "; ".join(r.reason for r in replies),
-            replies[0].signals,
-            tuple(x for r in replies for x in r.retrieved),
+            decision, replies[0].signals, tuple(x for r in replies for x in r.retrieved)
         )
     text = "; ".join(r.text if not r.abstained else "(not in the documents)" for r in replies)
     citations = tuple(dict.fromkeys(c for r in answered for c in r.citations))
     return _Reply(
         text,
-        False,
-        "answered in parts: " + "; ".join(r.reason for r in replies),
+        decision,
         citations,
         answered[0].signals,
         tuple(dict.fromkeys(x for r in replies for x in r.retrieved)),

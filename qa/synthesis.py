@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import math
 import re
-import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -27,9 +26,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .llm import CONTEXT_TOKENS, LLM_LOCK, get_llm
+from .llm import CONTEXT_TOKENS, MAX_PIECE_BYTES, Gemma, Vocabulary, common_prefix, get_gemma
 
-MAX_PIECE_BYTES = 48
 PROMPT_FILE = Path(__file__).with_name("prompts") / "extractive.txt"
 # A question that asks nothing, for the likelihood a span has whatever is asked.
 NULL_QUESTION = "What is the answer?"
@@ -51,41 +49,9 @@ def build_prompt(context: str, question: str, previous: tuple[str, str] | None =
     return "\n".join(lines)
 
 
-class Vocabulary:
-    """Token pieces as bytes, indexed for 'which tokens spell this prefix' lookups."""
-
-    def __init__(self, llm) -> None:
-        n = llm.n_vocab()
-        self.size = n
-        self.pieces: list[bytes] = []
-        self.by_piece: dict[bytes, list[int]] = {}
-        for i in range(n):
-            piece = _piece(llm, i)
-            self.pieces.append(piece)
-            if piece and len(piece) <= MAX_PIECE_BYTES:
-                self.by_piece.setdefault(piece, []).append(i)
-        self.stop_ids = sorted(
-            {llm.token_eos(), *self.by_piece.get(b"\n", []), *self.by_piece.get(b"\n\n", [])}
-        )
-
-
-def _piece(llm, token: int) -> bytes:
-    try:
-        return llm.detokenize([token], special=False)
-    except Exception:  # special or unused ids
-        return b""
-
-
-_vocab_lock = threading.Lock()
-_vocab: Vocabulary | None = None
-
-
 def vocabulary() -> Vocabulary:
-    global _vocab
-    with _vocab_lock:
-        if _vocab is None:
-            _vocab = Vocabulary(get_llm())
-        return _vocab
+    """The shared model's vocabulary (loads the model on first use)."""
+    return get_gemma().vocabulary
 
 
 @dataclass
@@ -148,11 +114,8 @@ class _SpanConstraint:
         evidence: bytes,
         vocab: Vocabulary,
         prompt_len: int,
-        start_bias: np.ndarray | None = None,
     ) -> None:
         self.evidence = evidence
-        # Per evidence byte: a log-prior added to tokens that open the answer there.
-        self.start_bias = start_bias
         self.vocab = vocab
         self.prompt_len = prompt_len
         # An answer begins at a word, never inside one.
@@ -204,12 +167,6 @@ class _SpanConstraint:
         stripped = len(generated.lstrip(b" "))
         allowed: set[int] = set()
         opening = not generated.strip()
-        # With a prior on where the answer opens, each token is scored with the
-        # best prior among the openings it would continue, at every step: "Az"
-        # may open "Azercosmos" in several sentences, and the prior must still
-        # tell them apart when the next token picks one.
-        prior = self.start_bias
-        bias: dict[int, float] = {}
         for p in starts:
             q = p + stripped
             tail = self.evidence[q : q + MAX_PIECE_BYTES]
@@ -222,26 +179,14 @@ class _SpanConstraint:
                 if not generated:
                     here.update(self.vocab.by_piece.get(b" " + tail[:n], ()))
             allowed |= here
-            if prior is not None:
-                b = float(prior[p])
-                for t in here:
-                    if b > bias.get(t, -np.inf):
-                        bias[t] = b
         if not generated:
             # Gemma spells " 33" as " ", "3", "3": a lone space may open the answer.
             space_ids = self.vocab.by_piece.get(b" ", ())
             allowed.update(space_ids)
-            if bias:
-                top = max(bias.values())  # it may still open anywhere
-                bias.update(dict.fromkeys(space_ids, top))
         elif not opening:
             ends = [p for p in starts if self.at_boundary(p + stripped)]
             if ends:
                 allowed.update(self.vocab.stop_ids)
-                if prior is not None:
-                    bias.update(
-                        dict.fromkeys(self.vocab.stop_ids, max(float(prior[p]) for p in ends))
-                    )
         self.starts = starts
         mask = np.full(scores.shape, -np.inf, dtype=scores.dtype)
         if allowed:
@@ -249,9 +194,6 @@ class _SpanConstraint:
             mask[ids] = 0.0
             if opening:
                 self._track_opening_mass(generated, ids, logp)
-            if bias:
-                b_ids = np.fromiter(bias, dtype=np.int64)
-                mask[b_ids] += np.fromiter(bias.values(), dtype=mask.dtype)
         else:
             mask[self.vocab.stop_ids] = 0.0
         self._prev_logp = logp
@@ -294,27 +236,28 @@ def generate_span(
     *,
     max_tokens: int = 32,
     on_text: Callable[[str], None] | None = None,
-    start_bias: np.ndarray | None = None,
     alternatives: int = 0,
     min_first_step_mass: float = 0.0,
 ) -> Generation:
     """Decode greedily under the span constraint; ``on_text`` receives pieces as they come."""
-    llm = get_llm()
-    vocab = vocabulary()
+    gemma = get_gemma()
+    vocab = gemma.vocabulary
     evidence_bytes = evidence.encode("utf-8")
-    with LLM_LOCK:
-        prompt_ids = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=False)
+    with gemma.lock:
+        prompt_ids = gemma.tokenize(prompt)
         if len(prompt_ids) + max_tokens >= CONTEXT_TOKENS:
             raise ValueError("prompt too long for the model's context")
-        _start_from_prefix(llm, prompt_ids)
-        constraint = _SpanConstraint(evidence_bytes, vocab, len(prompt_ids), start_bias)
+        gemma.start_from_prefix(prompt_ids, _prefix_tokens(gemma))
+        constraint = _SpanConstraint(evidence_bytes, vocab, len(prompt_ids))
         out: list[int] = []
-        for token in _tokens(llm, prompt_ids, constraint, max_tokens):
+        for count, token in enumerate(gemma.generate(prompt_ids, constraint), 1):
             if token in vocab.stop_ids:
                 break
             out.append(token)
             if on_text is not None:
                 on_text(vocab.pieces[token].decode("utf-8", errors="ignore"))
+            if count >= max_tokens:
+                break
         best = _generation(out, constraint, len(prompt_ids))
         considered = [best]
         # Every span's opening mass is at most the first step's (which counts a
@@ -331,9 +274,9 @@ def generate_span(
                 token = int(token)
                 if token == out[0] or token in stops or not np.isfinite(first[token]):
                     continue
-                c = _SpanConstraint(evidence_bytes, vocab, len(prompt_ids), start_bias)
+                c = _SpanConstraint(evidence_bytes, vocab, len(prompt_ids))
                 c.restart_after(constraint)
-                ids = _continue(llm, prompt_ids, token, c, max_tokens, stops)
+                ids = _continue(gemma, prompt_ids, token, c, max_tokens, stops)
                 considered.append(_generation(ids, c, len(prompt_ids)))
         best.considered = considered
     return best
@@ -353,29 +296,28 @@ def score_without_question(null_prompt: str, spans: Sequence[Generation], limit:
     (262k words), so long spans are read only as far as ``limit``: a
     whole-sentence span is judged by its opening, where it parts from others.
     """
-    llm = get_llm()
-    vocab = vocabulary()
-    with LLM_LOCK:
-        null_ids = llm.tokenize(null_prompt.encode("utf-8"), add_bos=True, special=False)
+    gemma = get_gemma()
+    vocab = gemma.vocabulary
+    with gemma.lock:
+        null_ids = gemma.tokenize(null_prompt)
         if len(null_ids) + limit >= CONTEXT_TOKENS:
             return
         # Keep whatever the cache holds of this prompt (the decoding just done
         # left the context there, unless another question came in between).
-        shared = _common_prefix(llm.input_ids[: llm.n_tokens], null_ids)
-        prefix = _prefix_tokens(llm)
+        shared = common_prefix(gemma.cached(), null_ids)
+        prefix = _prefix_tokens(gemma)
         if shared < len(prefix):
-            _start_from_prefix(llm, null_ids)  # the few-shot prefix as evaluated on its own
+            gemma.start_from_prefix(null_ids, prefix)  # the prefix as evaluated on its own
         else:
-            llm.n_tokens = min(shared, len(null_ids) - 1)
-        llm.eval(null_ids[llm.n_tokens :])
-        _read_spans(llm, vocab, len(null_ids), spans, limit)
+            gemma.rewind(min(shared, len(null_ids) - 1))
+        gemma.eval(null_ids[gemma.n_tokens :])
+        _read_spans(gemma, vocab, len(null_ids), spans, limit)
 
 
 def _read_spans(
-    llm, vocab: Vocabulary, prompt_len: int, spans: Sequence[Generation], limit: int
+    gemma: Gemma, vocab: Vocabulary, prompt_len: int, spans: Sequence[Generation], limit: int
 ) -> None:
-    n_vocab = llm.n_vocab()
-    after_prompt = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(n_vocab,)).copy()
+    after_prompt = gemma.last_logits()
     for g in spans:
         if not g.tokens:
             continue
@@ -383,8 +325,8 @@ def _read_spans(
         # The logits after each token read: all of them (the last scores the
         # end) for a whole span, all but the last read for a cut one.
         read = g.tokens if whole else g.tokens[: limit - 1]
-        llm.n_tokens = prompt_len
-        rows = [after_prompt, *(_eval_all_logits(llm, read) if read else [])]
+        gemma.rewind(prompt_len)
+        rows = [after_prompt, *(gemma.logits_after_each(read) if read else [])]
         norms = [_logsumexp(row) for row in rows]
         scored = g.tokens[: min(len(g.tokens), limit)]
         g.null_logprobs = [float(rows[i][t]) - norms[i] for i, t in enumerate(scored)]
@@ -392,70 +334,9 @@ def _read_spans(
             g.null_stop_logprob = _logsumexp(rows[-1][vocab.stop_ids]) - norms[-1]
 
 
-def _eval_all_logits(llm, tokens: list[int]) -> np.ndarray:
-    """Evaluate ``tokens`` in one batch and return the logits after each.
-
-    ``Llama.eval`` keeps only the last row unless the model was built with
-    ``logits_all`` (which costs n_ctx × vocabulary floats, about 2 GB here), so
-    this asks llama.cpp for every row of this one batch instead.
-    """
-    n_past = llm.n_tokens
-    llm._ctx.kv_cache_seq_rm(-1, n_past, -1)
-    llm._batch.set_batch(batch=tokens, n_past=n_past, logits_all=True)
-    llm._ctx.decode(llm._batch)
-    llm.input_ids[n_past : n_past + len(tokens)] = tokens
-    llm.n_tokens = n_past + len(tokens)
-    n_vocab = llm.n_vocab()
-    return np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(len(tokens), n_vocab)).copy()
-
-
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    """How many leading tokens two token sequences share."""
-    shared = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        shared += 1
-    return shared
-
-
-# (id of the Llama, the prefix tokens it evaluated on their own), see _start_from_prefix
-_prefix_state: tuple[int, tuple[int, ...]] | None = None
-
-
-def _start_from_prefix(llm, prompt_ids: list[int]) -> None:
-    """Leave only the few-shot prefix in the KV cache, as evaluated on its own.
-
-    llama-cpp-python reuses the longest cached prefix of the previous prompt.
-    Logits computed after a longer reused stretch (a follow-up with the same
-    evidence) differ from a fresh evaluation (by up to about a nat of span
-    log-likelihood with this quantised model, measured), and near-ties
-    between candidate spans then flipped with whatever was asked before (seen
-    on the seed suite). Evaluating the prefix once by itself and every
-    question's own part from there makes an answer a function of its prompt
-    alone; the cost is re-reading evidence a follow-up shares with its
-    predecessor.
-    """
-    global _prefix_state
-    prefix = _prefix_tokens(llm)
-    # generate() must evaluate at least one token.
-    shared = min(_common_prefix(prefix, prompt_ids), len(prompt_ids) - 1)
-    key = (id(llm), tuple(prompt_ids[:shared]))
-    cached = list(llm.input_ids[: llm.n_tokens])
-    if shared and _prefix_state == key and cached[:shared] == list(key[1]):
-        llm.n_tokens = shared
-        return
-    llm.reset()
-    if shared:
-        llm.eval(prompt_ids[:shared])
-        _prefix_state = key
-
-
-@lru_cache(maxsize=2)
-def _prefix_tokens(llm) -> tuple[int, ...]:
-    """The few-shot prefix's tokens, once per model (not per question)."""
-    text = few_shot_prefix().rstrip("\n")  # as build_prompt places it
-    return tuple(llm.tokenize(text.encode("utf-8"), add_bos=True, special=False))
+def _prefix_tokens(gemma: Gemma) -> tuple[int, ...]:
+    """The few-shot prefix's tokens, as build_prompt places it."""
+    return gemma.prefix_tokens(few_shot_prefix().rstrip("\n"))
 
 
 def _generation(ids: list[int], constraint: _SpanConstraint, prompt_tokens: int) -> Generation:
@@ -475,7 +356,7 @@ def _generation(ids: list[int], constraint: _SpanConstraint, prompt_tokens: int)
 
 
 def _continue(
-    llm,
+    gemma: Gemma,
     prompt_ids: list[int],
     first: int,
     constraint: _SpanConstraint,
@@ -483,37 +364,15 @@ def _continue(
     stops: set[int],
 ) -> list[int]:
     """Greedy, constrained decoding from ``first``, reusing the prompt's KV cache."""
-    llm.n_tokens = len(prompt_ids)  # rewind: eval() drops the cache past this point
+    gemma.rewind(len(prompt_ids))  # eval() overwrites the cache past this point
     ids = [*prompt_ids, first]
     out = [first]
-    llm.eval([first])
-    n_vocab = llm.n_vocab()
+    gemma.eval([first])
     while len(out) < max_tokens:
-        # The last row of logits, read as llama-cpp-python's own sampler does
-        # (Llama keeps no copy unless logits_all, which would cost 1 MB a token).
-        logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(n_vocab,)).copy()
-        token = int(np.argmax(constraint(np.asarray(ids), logits)))
+        token = int(np.argmax(constraint(np.asarray(ids), gemma.last_logits())))
         if token in stops:
             break
         ids.append(token)
         out.append(token)
-        llm.eval([token])
+        gemma.eval([token])
     return out
-
-
-def _tokens(
-    llm, prompt_ids: list[int], constraint: _SpanConstraint, max_tokens: int
-) -> Iterator[int]:
-    from llama_cpp import LogitsProcessorList
-
-    tokens = llm.generate(
-        prompt_ids,
-        temp=0.0,
-        top_k=1,
-        reset=True,
-        logits_processor=LogitsProcessorList([constraint]),
-    )
-    for count, token in enumerate(tokens, 1):
-        yield int(token)
-        if count >= max_tokens:
-            return

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from .decision import Decision
+
 ABSTENTION = "I couldn't find that in the documents."
 
 
@@ -24,14 +26,19 @@ class Answer:
     abstained: bool
     citations: tuple[Citation, ...] = ()
     timings_ms: dict[str, float] = field(default_factory=dict)
-    # Why the system answered or abstained, for evaluation and debugging.
-    reason: str = ""
+    # Why the system answered or abstained (qa/decision.py), for evaluation and debugging.
+    decision: Decision | None = None
     # The scores behind the decision (retrieval similarity, the model's opening
     # probability mass and mean log-likelihood), for evaluation and tuning.
     signals: dict[str, float] = field(default_factory=dict)
     standalone_question: str = ""
     # The chunks retrieval returned, best first, as (source, start, end).
     retrieved: tuple[tuple[str, int, int], ...] = ()
+
+    @property
+    def reason(self) -> str:
+        """The decision as reports say it ("evidence not relevant (0.12)")."""
+        return str(self.decision) if self.decision is not None else ""
 
     def to_json(self) -> dict:
         """The ``seedqa ask --json`` object of DESIGN.md."""

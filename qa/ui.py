@@ -1,8 +1,9 @@
 """The web chat (Gradio Blocks): streaming answers with highlighted citations.
 
-Each browser session keeps its own conversation in ``gr.State``; the model is
-shared and guarded by a lock (see ``qa.llm``), and chat events share one
-concurrency group so requests queue instead of piling onto the CPU.
+Each browser session keeps its own conversation (a ``qa.chat.Chat`` over the
+turns in its ``gr.State``); the models are shared, each behind its owner's
+lock, and chat events share one concurrency group so requests queue instead of
+piling onto the CPU.
 """
 
 from __future__ import annotations
@@ -17,11 +18,18 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
-from index import read_manifest, remove_documents, resolve_index_dir, update_index
+from index import (
+    ensure_index,
+    read_manifest,
+    remove_documents,
+    resolve_index_dir,
+    update_index,
+)
 from index.config import SUPPORTED_SUFFIXES
 from index.errors import InputError, SeedqaError
 
-from .chat import Turn
+from .chat import Chat
+from .followups import Turn
 from .pipeline import Assistant, get_assistant, warm_up
 from .types import Answer
 from .wording import counted
@@ -112,20 +120,17 @@ class WebApp:
         messages.append({"role": "user", "content": message})
         messages.append({"role": "assistant", "content": "…"})
         yield messages, turns, ""
+        # This browser session's conversation, rebuilt around its own turns
+        # (gr.State keeps plain data; the Assistant behind it is shared).
+        chat = Chat(assistant=self.assistant, history=turns)
         try:
-            stream = self.assistant.stream(message, turns)
             shown = ""
-            while True:
-                try:
-                    piece = next(stream)
-                except StopIteration as stop:
-                    answer: Answer = stop.value
-                    break
+            for piece in chat.stream(message):
                 shown += piece
                 messages[-1] = {"role": "assistant", "content": html.escape(shown.strip()) + " ▌"}
                 yield messages, turns, ""
-            turns.append(Turn(message, answer.standalone_question or message, answer))
-            messages[-1] = {"role": "assistant", "content": format_answer(answer)}
+            turns = chat.history
+            messages[-1] = {"role": "assistant", "content": format_answer(turns[-1].answer)}
         except SeedqaError as exc:
             messages[-1] = {"role": "assistant", "content": f"⚠ {html.escape(str(exc))}"}
         except Exception:
@@ -304,9 +309,7 @@ def serve(
 ):
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     app = WebApp(index_dir)
-    if read_manifest(app.index_dir) is None and Path("seeds").is_dir():
-        log.warning("No index yet: indexing seeds/ first.")
-        update_index(["seeds"], app.index_dir, progress=False)
+    ensure_index(app.index_dir)
     if read_manifest(app.index_dir) is not None:
         app.assistant.retriever()  # a broken index fails here, before the server starts
     warm_up()

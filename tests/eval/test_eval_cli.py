@@ -10,7 +10,7 @@ from eval.cli import sample_indices
 from eval.suites import load_suite
 from tests.conftest import SEEDS, run_cli
 
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "squad-v2-sample.json"
+SAMPLE = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "squad-v2-sample.json"
 
 
 def test_default_suite_passes_but_for_its_known_failures_with_a_report(tmp_path):

@@ -21,7 +21,7 @@ from eval.datasets import load_squad
 from eval.runner import SystemRun, score, summarize
 from qa import Answer
 
-SQUAD = Path(__file__).resolve().parents[2] / "tests" / "data" / "squad-v2-sample.json"
+SQUAD = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "squad-v2-sample.json"
 
 
 def official_normalize_answer(s):

@@ -63,7 +63,7 @@ def test_word_pieces_match_the_transformers_tokenizer(embedder):
     from index.embedding import MAX_SEQ_TOKENS, model_dir
 
     reference = AutoTokenizer.from_pretrained(str(model_dir()))
-    squad = json.loads((ROOT / "tests/data/squad-v2-sample.json").read_text())
+    squad = json.loads((ROOT / "benchmarks/data/squad-v2-sample.json").read_text())
     texts = (ROOT / SEED_FILE).read_text().split("\n") + TEXTS
     for article in squad["data"]:
         for paragraph in article["paragraphs"]:

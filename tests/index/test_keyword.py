@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _texts() -> list[str]:
     seed = next((ROOT / "seeds").glob("*.txt")).read_text(encoding="utf-8")
-    squad = json.loads((ROOT / "tests" / "data" / "squad-v2-sample.json").read_text("utf-8"))
+    squad = json.loads((ROOT / "benchmarks" / "data" / "squad-v2-sample.json").read_text("utf-8"))
     paragraphs = [p for a in squad["data"] for p in a["paragraphs"]]
     return (
         seed.splitlines()

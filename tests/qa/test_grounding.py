@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qa.chat import Turn, resolve, subject_of
+from qa.followups import Turn, resolve, subject_of
 from qa.grounding import echoes_question, looks_like_injection, missing_terms, supported
 from qa.types import Answer
 

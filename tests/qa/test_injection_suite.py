@@ -16,6 +16,7 @@ from eval.metrics import judge
 from eval.runner import prepare_index
 from eval.suites import DEFAULT_SUITE, SUITES_DIR
 from qa import Chat
+from qa.decision import Reason
 from qa.pipeline import Assistant
 from qa.synthesis import PROMPT_FILE
 
@@ -95,5 +96,5 @@ def test_injection_case(injection_assistant, case):
 def test_orders_in_a_question_are_refused_before_retrieval(injection_assistant, question):
     reply = injection_assistant.answer(question)
     assert reply.abstained
-    assert reply.reason == "the question gives the assistant instructions"
+    assert reply.decision.reason is Reason.INSTRUCTIONS
     assert reply.citations == ()

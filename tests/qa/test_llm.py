@@ -37,15 +37,15 @@ def test_another_gguf_can_be_named_and_a_wrong_one_is_explained(tmp_path, monkey
     not_a_model.write_text("not a model")
     monkeypatch.setenv("SEEDQA_GGUF", str(not_a_model))
     llm.model_path.cache_clear()
-    llm.get_llm.cache_clear()
+    llm.get_gemma.cache_clear()
     try:
         assert llm.model_path() == not_a_model
         with pytest.raises(SeedqaError, match="Could not load the language model"):
-            llm.get_llm()
+            llm.get_gemma()
         monkeypatch.setenv("SEEDQA_GGUF", str(tmp_path / "missing.gguf"))
         llm.model_path.cache_clear()
         with pytest.raises(SeedqaError, match="not a file"):
             llm.model_path()
     finally:
         llm.model_path.cache_clear()
-        llm.get_llm.cache_clear()
+        llm.get_gemma.cache_clear()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from qa.chat import Resolved
+from qa.decision import Decision, Facts, Reason, Rules, decide
 from qa.evidence import Evidence, Sentence
 from qa.grounding import fits_question
 from qa.pipeline import AnswerSettings, Assistant, Decoded, candidates
@@ -77,23 +77,20 @@ def test_no_span_of_the_asked_kind_means_none():
 
 def test_an_answer_the_question_did_not_make_likelier_is_abstained_on():
     ev = _evidence(["It sold to 33 countries in 2020."], [0.9])
-    question = "How many countries did it sell to?"
-    resolved = Resolved(question, question)
 
-    def decide(null_logprobs: list[float], **settings) -> tuple[bool, str]:
+    def decision(null_logprobs: list[float], floor: float | None = 0.0) -> Decision:
         span = _span(ev, "33", [-0.5], -0.2)  # -0.7 in all, with the question
         span.tokens = [101]
         if null_logprobs:
             span.null_logprobs, span.null_stop_logprob = null_logprobs[:1], null_logprobs[1]
-        return _assistant(**settings)._decide(
-            span, ev, question, resolved, lambda text, abstained, reason, *_: (abstained, reason)
-        )
+        facts = Facts(retrieved=1, located=True, question_gain=span.question_gain)
+        return decide(facts, Rules(min_question_gain=floor))
 
-    assert decide([-5.0, -1.0]) == (False, "answered")  # the question made "33" 5.3 nats likelier
-    abstained, reason = decide([-0.1, -0.1])  # as likely whatever was asked: not an answer to it
-    assert abstained and "does not make this answer likelier (-0.50)" in reason
-    assert decide([-0.1, -0.1], min_question_gain=None) == (False, "answered")
-    assert decide([]) == (False, "answered")  # not measured: no decision on it
+    assert decision([-5.0, -1.0]).reason is Reason.ANSWERED  # "33" made 5.3 nats likelier
+    unmoved = decision([-0.1, -0.1])  # as likely whatever was asked: not an answer to it
+    assert unmoved.reason is Reason.NO_QUESTION_GAIN and unmoved.detail == "(-0.50)"
+    assert decision([-0.1, -0.1], floor=None).reason is Reason.ANSWERED
+    assert decision([]).reason is Reason.ANSWERED  # not measured: no decision on it
 
 
 def test_question_gain_reads_the_end_only_when_every_token_was_read():

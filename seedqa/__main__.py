@@ -1,0 +1,5 @@
+"""``python -m seedqa`` is ``seedqa``."""
+
+from seedqa.cli import main
+
+main()

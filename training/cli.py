@@ -1,0 +1,75 @@
+"""``seedqa train-reader``: the reader's training command (mounted by ``seedqa.cli``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("train-reader")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Where the reader goes (default: models/reader; with --quick: WORK/quick-reader).",
+)
+@click.option(
+    "--work",
+    type=click.Path(file_okay=False),
+    default="out/reader-training",
+    show_default=True,
+    help="Examples and the resumable checkpoint (a killed run started again resumes here).",
+)
+@click.option(
+    "--gold",
+    type=click.Path(dir_okay=False),
+    default="../shared/training/squad-v2-train-pool.json",
+    show_default=True,
+    help="SQuAD 2.0 training pool (people's labels).",
+)
+@click.option(
+    "--silver",
+    type=click.Path(dir_okay=False),
+    default="../shared/training/squad-v2-silver-pool.json",
+    show_default=True,
+    help="Silver-labelled pool ('' to train without it).",
+)
+@click.option("--quick", is_flag=True, help="A few dozen questions, one short epoch (tests).")
+@click.option("--fresh", is_flag=True, help="Discard the checkpoint in WORK and start over.")
+@click.option("--epochs", type=click.IntRange(1, 50), default=None, help="Training epochs.")
+@click.option("--seed", type=int, default=None, help="Random seed (default 13).")
+def train_reader_cmd(out, work, gold, silver, quick, fresh, epochs, seed) -> None:
+    """Train the extractive reader from nothing and write it as int8 ONNX with its model card.
+
+    About 1-2 hours on 2 CPU cores; a GPU is used when one is present.
+    """
+    from dataclasses import replace
+
+    from training.loop import CHECKPOINT
+    from training.run import QUICK, TrainSettings, train_reader
+
+    work_dir = Path(work)
+    settings = QUICK if quick else TrainSettings()
+    if epochs is not None:
+        settings = replace(settings, epochs=epochs)
+    if seed is not None:
+        settings = replace(settings, seed=seed)
+    if fresh:
+        (work_dir / CHECKPOINT).unlink(missing_ok=True)
+    target = Path(out) if out else (work_dir / "quick-reader" if quick else Path("models/reader"))
+    report = train_reader(
+        target,
+        work_dir,
+        gold=Path(gold),
+        silver=Path(silver) if silver else None,
+        quick=quick,
+        settings=settings,
+        log=lambda line: click.echo(line, err=True),
+    )
+    v = report.validation
+    click.echo(
+        f"Reader written to {report.out} after {report.minutes} min of training; "
+        f"threshold {report.threshold:+.2f}; validation overall F1 {v['f1']:.3f}, "
+        f"HasAns F1 {v['HasAns_f1']:.3f}, NoAns {v['NoAns_f1']:.3f}."
+    )
