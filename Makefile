@@ -1,5 +1,6 @@
 # `make serve` and `make test` set up .venv on first use: CPU torch first (pinned,
-# so pip never pulls a CUDA build), then the project with its test tools.
+# so pip never pulls a CUDA build), then the project with its test tools, the [eval]
+# extra (the stock llama-index baseline, report plots) and [research] (research/ scripts).
 # `make test` also installs Debian's Chromium for the browser tests.
 PYTHON ?= python3
 VENV := .venv
@@ -13,7 +14,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
 	$(BIN)/pip install torch==2.13.0
-	$(BIN)/pip install -e '.[dev]'
+	$(BIN)/pip install -e '.[dev,eval,research]'
 	touch $(STAMP)
 
 browser:
@@ -25,6 +26,7 @@ serve: $(STAMP)
 test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python tools/check_layers.py
 	GRADIO_ANALYTICS_ENABLED=False $(BIN)/pytest
 
 # SIZE=small|medium|large (about 1,000 / 10,000 / 100,000 chunks); see README "Speed".

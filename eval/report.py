@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 from .runner import SystemRun, summarize
+
+log = logging.getLogger(__name__)
 
 
 def _fmt(value) -> str:
@@ -108,7 +111,12 @@ def markdown(runs: list[SystemRun], summaries: list[dict]) -> str:
 
 
 def plot(runs: list[SystemRun], summaries: list[dict], folder: Path) -> None:
-    import matplotlib
+    """accuracy.png and latency.png, with the ``[eval]`` extra (matplotlib) installed."""
+    try:
+        import matplotlib
+    except ImportError:
+        log.warning("No plots: matplotlib is missing (pip install 'seedqa[eval]').")
+        return
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

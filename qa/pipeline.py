@@ -437,7 +437,7 @@ class Assistant:
     ) -> tuple[Resolved, list[Hit], Evidence | None]:
         """The question read in context, its retrieved chunks and evidence sentences.
 
-        Public for eval/fit_ranker.py, which must see what answering sees.
+        Public for research/fit_ranker.py, which must see what answering sees.
         """
         s = self.settings
         resolved = resolve(question, history)
@@ -619,7 +619,7 @@ class Decoded:
 def candidates(gen: Generation, evidence: Evidence, question: str) -> list[Candidate]:
     """Every span decoded for ``question`` that lies in the evidence, greedy first.
 
-    eval/fit_ranker.py dumps exactly these, so weights are fitted on what is scored.
+    research/fit_ranker.py dumps exactly these, so weights are fitted on what is scored.
     """
     out = []
     for g in gen.considered or [gen]:

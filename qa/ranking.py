@@ -8,7 +8,7 @@ questions have long used the same cues: an answer rarely repeats the question's
 words, usually sits near the words it shares with the question, and has the
 shape the question word asks for (a name for "who", a number for "when").
 
-The weights are fitted on development data by ``eval/fit_ranker.py`` (README,
+The weights are fitted on development data by ``research/fit_ranker.py`` (README,
 "Quality and speed", has the table of what each feature set gave).
 """
 
@@ -158,50 +158,7 @@ def best(question: str, spans: list[SpanFacts], weights: Sequence[float] | None 
 
 # The model's likelihood of the whole span plus 30 x its sentence's relevance,
 # chosen on the SQuAD v2 dev sample (README table). The weights that
-# eval/fit_ranker.py fits over every feature raised the chosen span's F1 on
+# research/fit_ranker.py fits over every feature raised the chosen span's F1 on
 # that sample by 2 points (cross-validated) but failed 4 of the 29 seed
 # questions, so they are not the default.
 WEIGHTS = weights_of(total_logprob=1.0, relevance=30.0, question_gain=0.25)
-
-
-# What eval/fit_ranker.py feeds a fitted abstention decision (a logistic score
-# of how the chosen span was reached), reported beside the pipeline's threshold
-# rules; not used by the pipeline (README, "Quality and speed").
-CONFIDENCE_FEATURES = (
-    "similarity",  # the best question-sentence cosine of the evidence
-    "opening_mass",  # the model's probability of opening any evidence span
-    "mean_logprob",
-    "total_logprob",
-    "relevance",
-    "margin",  # the chosen span's ranking score minus the runner-up's (capped)
-    "log_tokens",
-    "top_sentence_score",
-    "spans",  # how many decoded spans were found in the evidence
-    "question_gain",  # the chosen span's gain over a question that asks nothing
-)
-MARGIN_CAP = 10.0
-
-
-def confidence_features(
-    similarity: float,
-    opening_mass: float,
-    span: SpanFacts,
-    margin: float,
-    top_sentence_score: float,
-    spans: int,
-) -> np.ndarray:
-    return np.array(
-        [
-            similarity,
-            opening_mass,
-            span.mean_logprob,
-            span.total_logprob,
-            span.relevance,
-            min(margin, MARGIN_CAP),
-            math.log(span.tokens + 1),
-            top_sentence_score,
-            float(spans),
-            _question_gain(span),
-        ],
-        dtype=np.float64,
-    )

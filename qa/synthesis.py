@@ -60,7 +60,6 @@ class Generation:
     byte_start: int  # where the answer starts in the evidence bytes (-1: no answer)
     first_step_mass: float = 0.0  # unconstrained probability of starting inside the evidence
     logprobs: list[float] = field(default_factory=list)  # unconstrained, per chosen token
-    prompt_tokens: int = 0
     stop_logprob: float = -math.inf  # unconstrained, of ending the answer where it ends
     considered: list[Generation] = field(default_factory=list)  # greedy first, then alternatives
     tokens: list[int] = field(default_factory=list)  # the answer's token ids
@@ -258,7 +257,7 @@ def generate_span(
                 on_text(vocab.pieces[token].decode("utf-8", errors="ignore"))
             if count >= max_tokens:
                 break
-        best = _generation(out, constraint, len(prompt_ids))
+        best = _generation(out, constraint)
         considered = [best]
         # Every span's opening mass is at most the first step's (which counts a
         # lone opening space in full): below the bar every one of them would be
@@ -277,7 +276,7 @@ def generate_span(
                 c = _SpanConstraint(evidence_bytes, vocab, len(prompt_ids))
                 c.restart_after(constraint)
                 ids = _continue(gemma, prompt_ids, token, c, max_tokens, stops)
-                considered.append(_generation(ids, c, len(prompt_ids)))
+                considered.append(_generation(ids, c))
         best.considered = considered
     return best
 
@@ -339,7 +338,7 @@ def _prefix_tokens(gemma: Gemma) -> tuple[int, ...]:
     return gemma.prefix_tokens(few_shot_prefix().rstrip("\n"))
 
 
-def _generation(ids: list[int], constraint: _SpanConstraint, prompt_tokens: int) -> Generation:
+def _generation(ids: list[int], constraint: _SpanConstraint) -> Generation:
     vocab = constraint.vocab
     raw = b"".join(vocab.pieces[t] for t in ids)
     starts = [p for p in constraint.matches(raw) if constraint.at_boundary(p + len(raw.strip()))]
@@ -350,7 +349,6 @@ def _generation(ids: list[int], constraint: _SpanConstraint, prompt_tokens: int)
         byte_start=starts[0] if (starts and text) else -1,
         first_step_mass=constraint.first_step_mass,
         logprobs=list(constraint.logprobs),
-        prompt_tokens=prompt_tokens,
         stop_logprob=constraint.stop_logprob(),
     )
 

@@ -6,8 +6,8 @@ from dataclasses import asdict
 
 import numpy as np
 
-from eval.fit_ranker import _choice_f1, _fit, _regain
 from qa.ranking import FEATURES, SpanFacts, best, contenders, features, weights_of
+from research.fit_ranker import _choice_f1, _fit, _regain
 
 SENTENCE = (
     "In 1998 the company Azercosmos sealed cooperation agreements with SatADSL and Globecast."

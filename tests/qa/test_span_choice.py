@@ -32,9 +32,7 @@ def _evidence(sentences: list[str], scores: list[float]) -> Evidence:
 
 def _span(evidence: Evidence, text: str, logprobs: list[float], stop: float) -> Generation:
     start = evidence.text.index(text)
-    return Generation(
-        text, len(evidence.text[:start].encode()), 0.5, logprobs, 10, stop_logprob=stop
-    )
+    return Generation(text, len(evidence.text[:start].encode()), 0.5, logprobs, stop_logprob=stop)
 
 
 def _assistant(**settings) -> Assistant:

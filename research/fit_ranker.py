@@ -2,11 +2,11 @@
 
 Two steps, because decoding is the slow part and fitting is instant:
 
-    python -m eval.fit_ranker dump ../shared/benchmarks/squad-v2-dev-subset.json \\
+    python -m research.fit_ranker dump ../shared/benchmarks/squad-v2-dev-subset.json \\
         out/ranker/a.json --every 3 --offset 0 --gain-tokens 32 --gain-spans 17
-    python -m eval.fit_ranker dump ... out/ranker/b.json --every 3 --offset 1 ...
-    python -m eval.fit_ranker fit out/ranker/a.json
-    python -m eval.fit_ranker rules out/ranker/a.json out/ranker/b.json \\
+    python -m research.fit_ranker dump ... out/ranker/b.json --every 3 --offset 1 ...
+    python -m research.fit_ranker fit out/ranker/a.json
+    python -m research.fit_ranker rules out/ranker/a.json out/ranker/b.json \\
         --gain-tokens 8 --gain-spans 4
 
 ``dump`` runs the real retrieval and decoding for every question of one split
@@ -23,21 +23,59 @@ Nothing in it names a question or an answer.
 from __future__ import annotations
 
 import json
+import math
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
 import numpy as np
 
 from qa import ranking
-from qa.ranking import (
-    CONFIDENCE_FEATURES,
-    FEATURES,
-    SpanFacts,
-    comparable,
-    confidence_features,
-    features,
+from qa.decision import Facts, Rules, decide
+from qa.ranking import FEATURES, SpanFacts, _question_gain, comparable, features
+
+# What a fitted abstention decision is fed (a logistic score of how the chosen
+# span was reached), reported beside the pipeline's rules; the pipeline does
+# not use it (docs/gemma.md).
+CONFIDENCE_FEATURES = (
+    "similarity",  # the best question-sentence cosine of the evidence
+    "opening_mass",  # the model's probability of opening any evidence span
+    "mean_logprob",
+    "total_logprob",
+    "relevance",
+    "margin",  # the chosen span's ranking score minus the runner-up's (capped)
+    "log_tokens",
+    "top_sentence_score",
+    "spans",  # how many decoded spans were found in the evidence
+    "question_gain",  # the chosen span's gain over a question that asks nothing
 )
+MARGIN_CAP = 10.0
+
+
+def confidence_features(
+    similarity: float,
+    opening_mass: float,
+    span: SpanFacts,
+    margin: float,
+    top_sentence_score: float,
+    spans: int,
+) -> np.ndarray:
+    return np.array(
+        [
+            similarity,
+            opening_mass,
+            span.mean_logprob,
+            span.total_logprob,
+            span.relevance,
+            min(margin, MARGIN_CAP),
+            math.log(span.tokens + 1),
+            top_sentence_score,
+            float(spans),
+            _question_gain(span),
+        ],
+        dtype=np.float64,
+    )
 
 
 def _facts(row: dict) -> list[SpanFacts]:
@@ -225,15 +263,42 @@ def fit(train: str, folds: int) -> None:
     click.echo(f"    {'bias':18s} {bias:+.4f}")
 
 
-def _passes_hard_rules(row: dict, facts: list[SpanFacts], settings) -> bool:
-    """The pipeline's abstentions that come before any span is chosen
-    (qa/pipeline.py ``_run`` and ``_decide``): nothing to choose from, a term
-    the documents never mention, irrelevant evidence, no opening expected."""
-    return bool(
-        facts
-        and not row["missing"]
-        and row["sim"] >= settings.min_similarity
-        and row["mass"] >= settings.min_first_step_mass
+def _rules(settings) -> Rules:
+    """The pipeline's Gemma rules (qa/pipeline.py ``_run``) at these settings."""
+    return Rules(
+        min_similarity=settings.min_similarity,
+        min_first_step_mass=settings.min_first_step_mass,
+        min_question_gain=settings.min_question_gain,
+    )
+
+
+def _row_facts(row: dict, facts: list[SpanFacts], chosen: SpanFacts | None = None) -> Facts:
+    """What answering knew about a dumped question, as qa/decision.py reads it.
+
+    Without ``chosen``: the gates before any span is chosen (nothing to choose
+    from, a term the documents never mention, irrelevant evidence, no opening
+    expected); with it, the chosen span's own gates too.
+    """
+    if "sim" not in row:
+        return Facts(retrieved=0)
+    base = Facts(
+        retrieved=1,
+        unmentioned=tuple(row["missing"]),
+        similarity=row["sim"],
+        fitting_span=bool(facts),
+        opening_mass=row["mass"],
+    )
+    if chosen is None:
+        return base
+    from qa.grounding import echoes_question
+
+    return Facts(
+        **{
+            **base.__dict__,
+            "located": True,
+            "echoes_question": echoes_question(chosen.text, row["q"]),
+            "question_gain": chosen.question_gain,
+        }
     )
 
 
@@ -242,20 +307,21 @@ def _confidence_data(rows: list[dict], w: np.ndarray):
     answering (F1 of the chosen span, or 0 if unanswerable) and abstaining (1 if
     unanswerable) would score. Also the summed score of the hard-rule abstentions."""
     from eval.metrics import best_over_golds, f1
-    from qa.grounding import echoes_question
     from qa.pipeline import AnswerSettings
 
-    settings = AnswerSettings()  # the pipeline's hard rules, at their defaults
+    # The pipeline's hard rules, at their defaults; the question gain is what
+    # the fitted decision would replace, so it is left out here.
+    rules = replace(_rules(AnswerSettings()), min_question_gain=None)
     xs, answer, abstain, fixed, count = [], [], [], 0.0, 0
     for row in rows:
         count += 1
         facts = _facts(row)
-        hard = not _passes_hard_rules(row, facts, settings)
+        hard = not decide(_row_facts(row, facts), rules).answered
         if not hard:
             scores = ranking.scores(row["q"], facts, w)
             order = np.argsort(-scores, kind="stable")
             chosen = facts[order[0]]
-            hard = echoes_question(chosen.text, row["q"])
+            hard = not decide(_row_facts(row, facts, chosen), rules).answered
         if hard:
             fixed += 0.0 if row["golds"] else 1.0
             continue
@@ -316,12 +382,11 @@ def _fit_confidence(rows: list[dict], w: np.ndarray, folds: int) -> tuple[np.nda
     from qa.pipeline import AnswerSettings
 
     rules = AnswerSettings()
-    old = x[:, CONFIDENCE_FEATURES.index("mean_logprob")] >= rules.min_mean_logprob
+    old = np.ones(len(y), bool)
     if rules.min_question_gain is not None:
         old &= x[:, CONFIDENCE_FEATURES.index("question_gain")] >= rules.min_question_gain
     click.echo(
-        f"  mean log-p >= {rules.min_mean_logprob:g}, question gain >= "
-        f"{rules.min_question_gain} (the pipeline's rules): {f1_of(old):.3f}"
+        f"  question gain >= {rules.min_question_gain} (the pipeline's rule): {f1_of(old):.3f}"
         f"  HasAns F1 {has_f1(old):.3f}"
     )
     best = None
@@ -351,25 +416,16 @@ def _replay(rows: list[dict], weights: np.ndarray, settings) -> tuple[float, flo
     """Overall F1, HasAns F1 and NoAns accuracy of the pipeline's choice and
     abstention rules (qa/pipeline.py) replayed on dumped candidates."""
     from eval.metrics import best_over_golds, f1
-    from qa.grounding import echoes_question
 
+    rules = _rules(settings)
     total = has = noans = 0.0
     answerable = sum(1 for r in rows if r["golds"])
     for row in rows:
         facts = _facts(row)
-        abstain = not _passes_hard_rules(row, facts, settings)
+        abstain = not decide(_row_facts(row, facts), rules).answered
         if not abstain:
             chosen = facts[ranking.best(row["q"], facts, weights)]
-            gain = chosen.question_gain
-            abstain = (
-                echoes_question(chosen.text, row["q"])
-                or chosen.mean_logprob < settings.min_mean_logprob
-                or (
-                    settings.min_question_gain is not None
-                    and gain is not None
-                    and gain < settings.min_question_gain
-                )
-            )
+            abstain = not decide(_row_facts(row, facts, chosen), rules).answered
         if row["golds"]:
             score = 0.0 if abstain else best_over_golds(f1, chosen.text, row["golds"])
             has += score
@@ -428,25 +484,20 @@ def rules(dumps: tuple[str, ...], gain_tokens: int | None, gain_spans: int | Non
         if not any(c.get("null_lps") for r in rows for c in r.get("cands", [])):
             raise click.UsageError(
                 "these dumps hold no per-token log-likelihoods; make them with "
-                "`python -m eval.fit_ranker dump ... --gain-tokens 32 --gain-spans 17`"
+                "`python -m research.fit_ranker dump ... --gain-tokens 32 --gain-spans 17`"
             )
         rows = _regain(rows, gain_tokens, gain_spans)
     gain_at = FEATURES.index("question_gain")
     default = AnswerSettings()
     click.echo(f"{len(rows)} questions; columns: overall F1, HasAns F1, NoAns")
-    click.echo(f"{'gain weight':>11} {'mean log-p floor':>16} {'gain floor':>10}")
+    click.echo(f"{'gain weight':>11} {'gain floor':>10}")
     for weight in (0.0, 0.25, 0.5, 1.0):
         w = np.asarray(ranking.WEIGHTS, dtype=float).copy()
         w[gain_at] = weight
-        for floor in (default.min_mean_logprob, -3.0):
-            for gain_floor in (None, -1.0, 0.0, 1.0):
-                settings = default.model_copy(
-                    update={"min_mean_logprob": floor, "min_question_gain": gain_floor}
-                )
-                o, h, n = _replay(rows, w, settings)
-                click.echo(
-                    f"{weight:11.2f} {floor:16.1f} {gain_floor!s:>10}   {o:.3f} {h:.3f} {n:.3f}"
-                )
+        for gain_floor in (None, -1.0, 0.0, 1.0):
+            settings = default.model_copy(update={"min_question_gain": gain_floor})
+            o, h, n = _replay(rows, w, settings)
+            click.echo(f"{weight:11.2f} {gain_floor!s:>10}   {o:.3f} {h:.3f} {n:.3f}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The replay command of eval/fit_ranker.py on small hand-made dumps (logic only: no model)."""
+"""The replay command of research/fit_ranker.py on small hand-made dumps (logic only: no model)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from dataclasses import asdict
 
 from click.testing import CliRunner
 
-from eval.fit_ranker import cli
 from qa.ranking import SpanFacts
+from research.fit_ranker import cli
 
 SENTENCE = "The Orlan lighthouse was built in 1871 by the engineer Tomas Brek."
 
@@ -44,11 +44,11 @@ def _dump(tmp_path, lists: bool) -> str:
 def test_rules_replays_the_pipeline_on_a_dump(tmp_path):
     result = CliRunner().invoke(cli, ["rules", _dump(tmp_path, lists=True)])
     assert result.exit_code == 0, result.output
-    # The default row: gain weight 0.25, no mean floor, gain floor 0. "1871"
+    # The default row: gain weight 0.25, gain floor 0. "1871"
     # (gain 3.5) is answered, "Tomas Brek" (gain -0.5) abstained on: all right.
-    assert "       0.25             -inf        0.0   1.000 1.000 1.000" in result.output
+    assert "       0.25        0.0   1.000 1.000 1.000" in result.output
     # No gain floor: the unanswerable one is answered.
-    assert "       0.25             -inf       None   0.500 1.000 0.000" in result.output
+    assert "       0.25       None   0.500 1.000 0.000" in result.output
 
 
 def test_fewer_tokens_are_replayed_from_the_dumped_log_likelihoods(tmp_path):
@@ -56,7 +56,7 @@ def test_fewer_tokens_are_replayed_from_the_dumped_log_likelihoods(tmp_path):
     # One token read: both spans gain 3.5 (-0.5 against -4.0), so both are answered.
     result = CliRunner().invoke(cli, ["rules", dump, "--gain-tokens", "1"])
     assert result.exit_code == 0, result.output
-    assert "       0.25             -inf        0.0   0.500 1.000 0.000" in result.output
+    assert "       0.25        0.0   0.500 1.000 0.000" in result.output
 
 
 def test_replaying_fewer_tokens_needs_a_dump_that_kept_them(tmp_path):
