@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from index import ensure_index, read_manifest, resolve_index_dir
+from index import read_manifest, resolve_index_dir
 from index.errors import InputError
-from qa.cli import index_dir_option
+from qa.cli import ensure_default_index, index_dir_option
 
 from .datasets import Dataset, load_dataset
 from .report import markdown, write_report
@@ -89,7 +89,7 @@ def _run_one(
     if dataset.documents:
         index_path, holder = prepare_index(dataset)
     else:
-        ensure_index(index_dir, announce=lambda message: click.echo(message, err=True))
+        ensure_default_index(index_dir)
         index_path, holder = resolve_index_dir(index_dir), None
     try:
         runs = [run_dataset(dataset, ours(index_path), "seedqa")]

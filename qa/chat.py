@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from .followups import Turn
+from .followups import Turn, resolve
 from .pipeline import Assistant, get_assistant
-from .types import Answer
+from .types import ABSTENTION, Answer
 
 
 class Chat:
@@ -27,6 +27,23 @@ class Chat:
     ) -> None:
         self.assistant = assistant or get_assistant(index_dir)
         self.history: list[Turn] = list(history)
+
+    @classmethod
+    def from_transcript(cls, pairs: Sequence[tuple[str, str]], assistant: Assistant) -> Chat:
+        """A conversation that already holds these (question, answer text) turns.
+
+        For clients that keep the history themselves (the HTTP API, OpenAI
+        clients): each earlier question is resolved as it was when asked, so a
+        follow-up of a follow-up still finds its subject. An empty answer or
+        the abstention text counts as an abstention.
+        """
+        history: list[Turn] = []
+        for question, text in pairs:
+            standalone = resolve(question, history).as_standalone
+            abstained = not text.strip() or text.strip() == ABSTENTION
+            answer = Answer(question, text or ABSTENTION, abstained)
+            history.append(Turn(question, standalone, answer))
+        return cls(assistant=assistant, history=history)
 
     def ask(self, question: str) -> Answer:
         answer = self.assistant.answer(question, self.history)

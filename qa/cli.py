@@ -6,13 +6,14 @@ one line with a non-zero exit; tracebacks are only for bugs, or with --debug.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sys
 
 import click
 
-from index import ensure_index, resolve_index_dir
+from index import collections, ensure_index, resolve_index_dir
 from index.config import DEFAULT_INDEX_DIR
 from index.errors import IndexMissingError, SeedqaError
 from qa.wording import counted
@@ -47,16 +48,47 @@ def cli(debug: bool) -> None:
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def index_dir_option(f):
-    """``--index-dir``, as every command that reads an index takes it."""
-    return click.option(
-        "--index-dir", type=click.Path(file_okay=False), default=None, help=INDEX_DIR_HELP
-    )(f)
+def index_dir_option(f=None, *, create: bool = False):
+    """``--index-dir`` and ``--collection``, as every command that reads an index takes them.
+
+    The command receives ``index_dir`` already pointing at the chosen
+    collection's folder (the default collection: the index folder itself). A
+    named collection must exist, unless ``create`` (``seedqa index`` makes it).
+    """
+
+    def decorate(f):
+        @functools.wraps(f)
+        def run(*args, index_dir: str | None, collection: str | None, **kwargs):
+            named = collection not in (None, collections.DEFAULT_COLLECTION)
+            click.get_current_context().meta["seedqa.collection"] = collection if named else None
+            if named:
+                make = collections.create if create else collections.require
+                index_dir = str(make(collection, index_dir))
+            return f(*args, index_dir=index_dir, **kwargs)
+
+        run = click.option(
+            "--collection",
+            default=None,
+            metavar="NAME",
+            help="A named collection (default: the default collection).",
+        )(run)
+        return click.option(
+            "--index-dir", type=click.Path(file_okay=False), default=None, help=INDEX_DIR_HELP
+        )(run)
+
+    return decorate(f) if f is not None else decorate
+
+
+def ensure_default_index(index_dir: str | None) -> None:
+    """``index.ensure_index`` for the default collection; a named one is never filled."""
+    if click.get_current_context().meta.get("seedqa.collection"):
+        return
+    ensure_index(index_dir, announce=lambda message: click.echo(message, err=True))
 
 
 @cli.command("index")
 @click.argument("paths", nargs=-1, type=click.Path())
-@index_dir_option
+@index_dir_option(create=True)
 @click.option("--rebuild", is_flag=True, help="Ignore the existing index and build it anew.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the summary line.")
 def index_cmd(paths: tuple[str, ...], index_dir: str | None, rebuild: bool, quiet: bool) -> None:
@@ -128,10 +160,6 @@ def status_cmd(index_dir: str | None, as_json: bool) -> None:
         )
 
 
-def _ensure_index(index_dir: str | None) -> None:
-    ensure_index(index_dir, announce=lambda message: click.echo(message, err=True))
-
-
 @cli.command("ask")
 @click.argument("question")
 @index_dir_option
@@ -142,7 +170,7 @@ def ask_cmd(question: str, index_dir: str | None, as_json: bool) -> None:
     from qa.pipeline import validate_question
 
     validate_question(question)
-    _ensure_index(index_dir)
+    ensure_default_index(index_dir)
     result = answer(question, index_dir=index_dir)
     if as_json:
         click.echo(json.dumps(result.to_json(), ensure_ascii=False))
@@ -163,7 +191,7 @@ def chat_cmd(index_dir: str | None) -> None:
     """Talk to your documents in the terminal (/new starts over, /quit or Ctrl-D leaves)."""
     from qa import Chat
 
-    _ensure_index(index_dir)
+    ensure_default_index(index_dir)
     chat = Chat(index_dir)
     chat.assistant.retriever()  # fail early on a missing or broken index
     interactive = sys.stdin.isatty()
@@ -199,12 +227,12 @@ def chat_cmd(index_dir: str | None) -> None:
 
 
 @cli.command("serve")
-@index_dir_option
+@click.option("--index-dir", type=click.Path(file_okay=False), default=None, help=INDEX_DIR_HELP)
 @click.option(
     "--host",
     default="127.0.0.1",
     show_default=True,
-    help="Address to listen on; use 0.0.0.0 only with --auth.",
+    help="Address to listen on; use 0.0.0.0 only with --auth or --api-key.",
 )
 @click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535))
 @click.option(
@@ -212,10 +240,23 @@ def chat_cmd(index_dir: str | None) -> None:
     envvar="SEEDQA_AUTH",
     default=None,
     metavar="USER:PASSWORD",
-    help="Require a login (or set SEEDQA_AUTH).",
+    help="Require a login for the page and the API (or set SEEDQA_AUTH).",
 )
-def serve_cmd(index_dir: str | None, host: str, port: int, auth: str | None) -> None:
-    """Open the web chat (indexes seeds/ first if there is no index yet)."""
+@click.option(
+    "--api-key",
+    envvar="SEEDQA_API_KEY",
+    default=None,
+    metavar="KEY",
+    help="Require 'Authorization: Bearer KEY' on the API (or set SEEDQA_API_KEY).",
+)
+def serve_cmd(
+    index_dir: str | None, host: str, port: int, auth: str | None, api_key: str | None
+) -> None:
+    """Open the web chat and the HTTP API (indexes seeds/ first if there is no index yet).
+
+    The page is at /, the REST API under /api, OpenAI-compatible chat under /v1,
+    and the API's documentation at /docs. Every collection is served.
+    """
     from index.errors import InputError
 
     from .ui import check_port, serve
@@ -226,6 +267,11 @@ def serve_cmd(index_dir: str | None, host: str, port: int, auth: str | None) -> 
         if not (sep and user and password):
             raise InputError("--auth takes USER:PASSWORD, both non-empty.")
         credentials = (user, password)
+    if api_key is not None and len(api_key) < 8:
+        raise InputError("--api-key must be at least 8 characters long.")
     check_port(host, port)
-    click.echo(f"seedqa web chat on http://{host}:{port}  (Ctrl-C stops it)", err=True)
-    serve(index_dir, host=host, port=port, auth=credentials)
+    click.echo(
+        f"seedqa web chat on http://{host}:{port}  (API: /api, /v1; docs: /docs; Ctrl-C stops it)",
+        err=True,
+    )
+    serve(index_dir, host=host, port=port, auth=credentials, api_key=api_key)

@@ -88,6 +88,13 @@ class Resolved:
     def reader_question(self) -> str:
         return self.standalone or self.retrieval_query
 
+    @property
+    def as_standalone(self) -> str:
+        """The question as one that stands alone, as the next turn will read it."""
+        if self.standalone:
+            return self.standalone
+        return self.retrieval_query if self.previous is None else self.prompt_question
+
 
 def subject_of(text: str) -> str | None:
     """The first named thing in a question ("Azercosmos" in "Tell me about Azercosmos.")."""

@@ -271,9 +271,7 @@ class Assistant:
         """The trained reader's flow: each part of the question read from its own chunks."""
         t0 = time.perf_counter()
         resolved = resolve(question, history)
-        standalone = resolved.standalone or (
-            resolved.retrieval_query if resolved.previous is None else resolved.prompt_question
-        )
+        standalone = resolved.as_standalone
         if looks_like_injection(question):
             replies = [_Reply.abstain(decide(Facts(instructions=True), Rules()))]
         else:

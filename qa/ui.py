@@ -12,31 +12,24 @@ import errno
 import html
 import logging
 import os
-import re
-import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 
-from index import (
-    ensure_index,
-    read_manifest,
-    remove_documents,
-    resolve_index_dir,
-    update_index,
-)
+from index import collections, ensure_index, read_manifest, resolve_index_dir
 from index.config import SUPPORTED_SUFFIXES
 from index.errors import InputError, SeedqaError
 
 from .chat import Chat
 from .followups import Turn
 from .pipeline import Assistant, get_assistant, warm_up
+from .queueing import ANSWERING
 from .types import Answer
+from .uploads import MAX_UPLOAD_BYTES, UPLOADS, add_files, remove_file
 from .wording import counted
 
 log = logging.getLogger(__name__)
 
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 EXAMPLES = [
     "How much did Azercosmos export in 2020?",
     "Which satellites does Azercosmos operate?",
@@ -48,7 +41,6 @@ CSS = """
 .seedqa-cite mark {background: #fde68a; padding: 0 2px;}
 .seedqa-abstain {color: #92400e; font-style: italic;}
 """
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
 
 
 def format_answer(answer: Answer, window: int = 160) -> str:
@@ -79,23 +71,35 @@ def format_answer(answer: Answer, window: int = 160) -> str:
     return "\n".join(parts)
 
 
-def sanitize_filename(name: str) -> str:
-    """A plain file name: no folders, no traversal, no shell metacharacters."""
-    base = Path(name.replace("\\", "/")).name
-    base = _SAFE_NAME.sub("_", base).strip(" .") or "upload"
-    return base[:120]
-
-
 class WebApp:
-    """The server-side behaviour of the UI, separate from the widgets for testing."""
+    """The server-side behaviour of the UI, separate from the widgets for testing.
+
+    Every method takes the collection the page has chosen (None: the default one).
+    """
 
     def __init__(self, index_dir: str | Path | None = None) -> None:
         self.index_dir = resolve_index_dir(index_dir)
-        self.uploads = self.index_dir / "uploads"
-        self.assistant: Assistant = get_assistant(self.index_dir)
 
-    def status_markdown(self) -> str:
-        manifest = read_manifest(self.index_dir)
+    def path(self, collection: str | None = None) -> Path:
+        return collections.require(collection, self.index_dir)
+
+    @property
+    def uploads(self) -> Path:
+        """The default collection's upload folder."""
+        return self.index_dir / UPLOADS
+
+    @property
+    def assistant(self) -> Assistant:
+        return self.assistant_for(None)
+
+    def assistant_for(self, collection: str | None) -> Assistant:
+        return get_assistant(self.path(collection))
+
+    def collections(self) -> list[str]:
+        return [c.name for c in collections.list_collections(self.index_dir)]
+
+    def status_markdown(self, collection: str | None = None) -> str:
+        manifest = read_manifest(self.path(collection))
         if manifest is None:
             return "**Index:** empty — upload a document to start."
         return (
@@ -105,99 +109,88 @@ class WebApp:
             f"**Updated:** {manifest.updated_at}"
         )
 
-    def documents(self) -> list[str]:
-        manifest = read_manifest(self.index_dir)
+    def documents(self, collection: str | None = None) -> list[str]:
+        manifest = read_manifest(self.path(collection))
         return sorted(manifest.documents) if manifest else []
 
-    def respond(
-        self, message: str, messages: list[dict], turns: list[Turn]
-    ) -> Iterator[tuple[list[dict], list[Turn], str]]:
-        messages = list(messages or [])
+    def render(
+        self, turns: list[Turn], pending: list[str], current: tuple[str, str] | None = None
+    ) -> list[dict]:
+        """The conversation as the chatbot shows it: answered turns, the one being
+        answered, then the questions waiting their turn."""
+        messages: list[dict] = []
+        for turn in turns:
+            messages.append({"role": "user", "content": turn.question})
+            messages.append({"role": "assistant", "content": format_answer(turn.answer)})
+        if current is not None:
+            messages.append({"role": "user", "content": current[0]})
+            messages.append({"role": "assistant", "content": current[1]})
+        for question in pending:
+            messages.append({"role": "user", "content": question})
+            messages.append({"role": "assistant", "content": "<i>(waiting its turn…)</i>"})
+        return messages
+
+    def take(self, message: str, turns: list[Turn], pending: list[str]) -> tuple[list[dict], str]:
+        """A question sent: queued in this session (answered in order), the box cleared once."""
+        if message and message.strip():
+            pending.append(message)  # in place: the answering event reads the same list
+        return self.render(turns, pending), ""
+
+    def answer_next(
+        self, turns: list[Turn], pending: list[str], collection: str | None = None
+    ) -> Iterator[tuple[list[dict], list[Turn]]]:
+        """Answer the oldest waiting question of this session, streaming its pieces."""
         turns = list(turns or [])
-        if not message or not message.strip():
-            yield messages, turns, ""
+        if not pending:
+            yield self.render(turns, pending), turns
             return
-        messages.append({"role": "user", "content": message})
-        messages.append({"role": "assistant", "content": "…"})
-        yield messages, turns, ""
-        # This browser session's conversation, rebuilt around its own turns
-        # (gr.State keeps plain data; the Assistant behind it is shared).
-        chat = Chat(assistant=self.assistant, history=turns)
+        question = pending.pop(0)
+        yield self.render(turns, pending, (question, "…")), turns
         try:
+            # This browser session's conversation, rebuilt around its own turns
+            # (gr.State keeps plain data; the Assistant behind it is shared).
+            chat = Chat(assistant=self.assistant_for(collection), history=turns)
             shown = ""
-            for piece in chat.stream(message):
-                shown += piece
-                messages[-1] = {"role": "assistant", "content": html.escape(shown.strip()) + " ▌"}
-                yield messages, turns, ""
+            with ANSWERING:
+                for piece in chat.stream(question):
+                    shown += piece
+                    current = (question, html.escape(shown.strip()) + " ▌")
+                    yield self.render(turns, pending, current), turns
             turns = chat.history
-            messages[-1] = {"role": "assistant", "content": format_answer(turns[-1].answer)}
+            yield self.render(turns, pending), turns
         except SeedqaError as exc:
-            messages[-1] = {"role": "assistant", "content": f"⚠ {html.escape(str(exc))}"}
+            failed = (question, f"⚠ {html.escape(str(exc))}")
+            yield self.render(turns, pending, failed), turns
         except Exception:
             log.exception("answering failed")
-            messages[-1] = {
-                "role": "assistant",
-                "content": "⚠ Something went wrong while answering; please try again.",
-            }
-        yield messages, turns, ""
+            failed = (question, "⚠ Something went wrong while answering; please try again.")
+            yield self.render(turns, pending, failed), turns
 
-    def upload(self, files: list[str] | None) -> str:
+    def upload(self, files: list[str] | None, collection: str | None = None) -> str:
         if not files:
             return "No file received."
-        lines: list[str] = []
-        accepted: list[Path] = []
-        self.uploads.mkdir(parents=True, exist_ok=True)
-        for item in files:
-            path = Path(getattr(item, "name", item))
-            name = sanitize_filename(path.name)
-            suffix = Path(name).suffix.lower()
-            if suffix not in SUPPORTED_SUFFIXES:
-                allowed = ", ".join(sorted(SUPPORTED_SUFFIXES))
-                lines.append(f"❌ {name}: file type not allowed (allowed: {allowed})")
-                continue
-            try:
-                size = path.stat().st_size
-            except OSError:
-                lines.append(f"❌ {name}: the upload could not be read")
-                continue
-            if size > MAX_UPLOAD_BYTES:
-                lines.append(f"❌ {name}: too large ({size / 1e6:.1f} MB; limit 20 MB)")
-                continue
-            target = self.uploads / name
-            shutil.copyfile(path, target)
-            accepted.append(target)
-        if accepted:
-            statuses: dict[str, str] = {}
-            try:
-                update_index(
-                    [self.uploads],
-                    self.index_dir,
-                    progress=False,
-                    on_file=lambda source, status: statuses.__setitem__(source, status),
-                )
-            except SeedqaError as exc:
-                lines.append(f"❌ {exc}")
-            for target in accepted:
-                source = f"uploads/{target.name}"
-                status = statuses.get(source, "indexed")
-                if status.startswith("skipped"):
-                    lines.append(f"❌ {target.name}: {status}")
-                    target.unlink(missing_ok=True)
-                elif status == "unchanged":
-                    lines.append(f"✅ {target.name}: already indexed")
-                else:
-                    lines.append(f"✅ {target.name}: indexed")
+        paths = [Path(getattr(item, "name", item)) for item in files]
+        try:
+            results = add_files(self.path(collection), [(p.name, p) for p in paths])
+        except SeedqaError as exc:
+            return f"❌ {exc}"
+        lines = []
+        for r in results:
+            if not r.ok:
+                lines.append(f"❌ {r.name}: {r.detail}")
+            elif r.status == "unchanged":
+                lines.append(f"✅ {r.name}: already indexed")
+            else:
+                lines.append(f"✅ {r.name}: indexed")
         return "\n\n".join(lines)
 
-    def remove(self, source: str | None) -> str:
+    def remove(self, source: str | None, collection: str | None = None) -> str:
         if not source:
             return "Choose a document to remove."
         try:
-            remove_documents([source], self.index_dir)
+            remove_file(self.path(collection), source)
         except SeedqaError as exc:
             return f"❌ {exc}"
-        if source.startswith("uploads/"):
-            (self.uploads / Path(source).name).unlink(missing_ok=True)
         return f"✅ Removed {source}"
 
 
@@ -206,6 +199,7 @@ def build_ui(app: WebApp):
 
     with gr.Blocks(title="seedqa") as demo:
         turns = gr.State([])
+        pending = gr.State([])  # questions sent and not yet answered, oldest first
         gr.Markdown("## seedqa — ask your documents\nAnswers quote the documents exactly.")
         with gr.Row():
             with gr.Column(scale=3):
@@ -222,6 +216,12 @@ def build_ui(app: WebApp):
                 new = gr.Button("New conversation", size="sm", elem_id="new")
                 gr.Examples(EXAMPLES, inputs=box, label="Try")
             with gr.Column(scale=1):
+                collection = gr.Dropdown(
+                    app.collections(),
+                    value=collections.DEFAULT_COLLECTION,
+                    label="Collection",
+                    elem_id="collection",
+                )
                 status = gr.Markdown(app.status_markdown(), elem_id="status")
                 upload = gr.File(
                     label="Add documents",
@@ -233,44 +233,75 @@ def build_ui(app: WebApp):
                 docs = gr.Dropdown(app.documents(), label="Indexed documents", elem_id="docs")
                 remove = gr.Button("Remove document", size="sm", elem_id="remove")
 
-        chat_args = dict(
-            fn=app.respond,
-            inputs=[box, chatbot, turns],
-            outputs=[chatbot, turns, box],
-            concurrency_id="llm",
-            concurrency_limit=1,
-        )
-        box.submit(**chat_args)
-        send.click(**chat_args)
-        new.click(lambda: ([], [], ""), outputs=[chatbot, turns, box])
+        # Taking a question runs at once, outside the queue: the box is cleared
+        # when its question is taken and never rewritten while answers stream, so
+        # what is typed meanwhile stays, and is queued in turn when sent.
+        for trigger in (box.submit, send.click):
+            trigger(app.take, [box, turns, pending], [chatbot, box], queue=False).then(
+                app.answer_next,
+                [turns, pending, collection],
+                [chatbot, turns],
+                concurrency_id="llm",
+                concurrency_limit=1,
+            )
 
-        def on_upload(files):
-            message = app.upload(files)
-            return message, app.status_markdown(), gr.update(choices=app.documents()), None
+        def start_over(pending_now: list[str]):
+            pending_now.clear()
+            return [], []
+
+        new.click(start_over, inputs=pending, outputs=[chatbot, turns], queue=False)
+
+        def on_collection(name, pending_now: list[str]):
+            pending_now.clear()
+            return (
+                [],
+                [],
+                app.status_markdown(name),
+                gr.update(choices=app.documents(name), value=None),
+            )
+
+        collection.change(
+            on_collection, [collection, pending], [chatbot, turns, status, docs], queue=False
+        )
+
+        def on_upload(files, name):
+            message = app.upload(files, name)
+            return message, app.status_markdown(name), gr.update(choices=app.documents(name)), None
 
         upload.upload(
             on_upload,
-            inputs=upload,
+            inputs=[upload, collection],
             outputs=[upload_log, status, docs, upload],
             concurrency_id="index",
             concurrency_limit=1,
         )
 
-        def on_remove(source):
-            message = app.remove(source)
-            return message, app.status_markdown(), gr.update(choices=app.documents(), value=None)
+        def on_remove(source, name):
+            message = app.remove(source, name)
+            return (
+                message,
+                app.status_markdown(name),
+                gr.update(choices=app.documents(name), value=None),
+            )
 
         remove.click(
             on_remove,
-            inputs=docs,
+            inputs=[docs, collection],
             outputs=[upload_log, status, docs],
             concurrency_id="index",
             concurrency_limit=1,
         )
-        demo.load(
-            lambda: (app.status_markdown(), gr.update(choices=app.documents())),
-            outputs=[status, docs],
-        )
+
+        def on_load(name):
+            known = app.collections()
+            name = name if name in known else collections.DEFAULT_COLLECTION
+            return (
+                gr.update(choices=known, value=name),
+                app.status_markdown(name),
+                gr.update(choices=app.documents(name)),
+            )
+
+        demo.load(on_load, inputs=collection, outputs=[collection, status, docs])
     demo.queue(default_concurrency_limit=1, max_size=64)
     return demo
 
@@ -305,24 +336,32 @@ def serve(
     port: int = 7860,
     auth: tuple[str, str] | None = None,
     *,
-    prevent_thread_lock: bool = False,
-):
+    api_key: str | None = None,
+) -> None:
+    """The web chat at ``/`` and the HTTP API (``/api``, ``/v1``, ``/docs``) in one server."""
+    import gradio as gr
+    import uvicorn
+
+    from .api import build_api
+
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     app = WebApp(index_dir)
     ensure_index(app.index_dir)
     if read_manifest(app.index_dir) is not None:
         app.assistant.retriever()  # a broken index fails here, before the server starts
     warm_up()
-    demo = build_ui(app)
-    return demo.launch(
+    api = build_api(app.index_dir, auth=auth, api_key=api_key)
+    site = gr.mount_gradio_app(
+        api,
+        build_ui(app),
+        path="/",
         server_name=host,
         server_port=port,
         auth=auth,
-        share=False,
         max_file_size=MAX_UPLOAD_BYTES,
         allowed_paths=[],
         show_error=False,
         css=CSS,
-        prevent_thread_lock=prevent_thread_lock,
         footer_links=["settings"],
     )
+    uvicorn.run(site, host=host, port=port, log_level="warning", access_log=False)

@@ -259,7 +259,8 @@ def test_auth_required_for_the_api_when_configured(tmp_path):
 
 def test_uploads_are_checked_on_the_server(tmp_path):
     """The upload handler itself refuses types and sanitises names, whatever the browser did."""
-    from qa.ui import WebApp, sanitize_filename
+    from qa.ui import WebApp
+    from qa.uploads import sanitize_filename
 
     assert sanitize_filename("../../etc/passwd") == "passwd"
     assert sanitize_filename("a;rm -rf $(x).txt") == "a_rm -rf _x_.txt"
@@ -360,7 +361,8 @@ def test_gradio_upload_route_enforces_the_size_limit(server):
 
 
 def test_server_side_upload_checks_size(tmp_path):
-    from qa.ui import MAX_UPLOAD_BYTES, WebApp
+    from qa.ui import WebApp
+    from qa.uploads import MAX_UPLOAD_BYTES
 
     app = WebApp(tmp_path / "index")
     big = tmp_path / "big.txt"

@@ -1,0 +1,113 @@
+"""Named collections: separate sets of documents, each its own index.
+
+The default collection is the index folder itself (``--index-dir``,
+``$SEEDQA_INDEX_DIR`` or ``.seedqa/index``), so everything written before
+collections existed keeps working. A named collection lives in
+``<index folder>/collections/<name>/`` and is an index like any other, with the
+same crash safety (each commits by its own manifest). Names are checked
+before they touch the file system: lower-case letters, digits, ``-`` and
+``_``, so no name can climb out of its folder.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import resolve_index_dir
+from .errors import InputError, SeedqaError
+from .store import read_manifest, write_lock
+
+DEFAULT_COLLECTION = "default"
+FOLDER = "collections"
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+class CollectionMissingError(SeedqaError):
+    """A collection that does not exist was named."""
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    name: str
+    path: Path
+    documents: int
+    chunks: int
+    updated_at: str | None
+
+
+def check_name(name: str) -> str:
+    """``name`` if it is a valid collection name; a one-line InputError otherwise."""
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise InputError(
+            f"{name!r} is not a collection name: use 1-63 lower-case letters, digits, "
+            "'-' or '_', starting with a letter or digit."
+        )
+    return name
+
+
+def collection_dir(name: str | None = None, index_dir: str | Path | None = None) -> Path:
+    """Where collection ``name`` lives (None or "default": the index folder itself)."""
+    root = resolve_index_dir(index_dir)
+    if name is None or name == DEFAULT_COLLECTION:
+        return root
+    return root / FOLDER / check_name(name)
+
+
+def exists(name: str | None, index_dir: str | Path | None = None) -> bool:
+    if name is None or name == DEFAULT_COLLECTION:
+        return True
+    return collection_dir(name, index_dir).is_dir()
+
+
+def require(name: str | None, index_dir: str | Path | None = None) -> Path:
+    """The folder of an existing collection; CollectionMissingError naming the others."""
+    path = collection_dir(name, index_dir)
+    if not exists(name, index_dir):
+        known = ", ".join(c.name for c in list_collections(index_dir))
+        raise CollectionMissingError(
+            f"No collection named {name!r} (there are: {known}). "
+            f"Create it: seedqa index PATH --collection {name}"
+        )
+    return path
+
+
+def create(name: str, index_dir: str | Path | None = None) -> Path:
+    """Make an empty collection (no error if it exists)."""
+    path = collection_dir(check_name(name), index_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def delete(name: str, index_dir: str | Path | None = None) -> None:
+    """Remove a named collection and its index; the default one cannot be deleted."""
+    if name == DEFAULT_COLLECTION:
+        raise InputError("The default collection cannot be deleted; remove its documents instead.")
+    path = require(name, index_dir)
+    with write_lock(path):  # no writer is half-way through it
+        doomed = path.with_name(f".deleting-{path.name}")
+        shutil.rmtree(doomed, ignore_errors=True)
+        path.rename(doomed)  # gone from listings at once, even if the removal below is cut
+    shutil.rmtree(doomed, ignore_errors=True)
+
+
+def info(name: str, index_dir: str | Path | None = None) -> CollectionInfo:
+    path = require(name, index_dir)
+    manifest = read_manifest(path)
+    if manifest is None:
+        return CollectionInfo(name, path, 0, 0, None)
+    return CollectionInfo(
+        name, path, len(manifest.documents), manifest.chunk_count, str(manifest.updated_at)
+    )
+
+
+def list_collections(index_dir: str | Path | None = None) -> list[CollectionInfo]:
+    """The default collection first, then the named ones by name."""
+    root = resolve_index_dir(index_dir)
+    names = [DEFAULT_COLLECTION]
+    folder = root / FOLDER
+    if folder.is_dir():
+        names += sorted(p.name for p in folder.iterdir() if p.is_dir() and _NAME.match(p.name))
+    return [info(n, index_dir) for n in names]

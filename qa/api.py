@@ -1,0 +1,545 @@
+"""The HTTP API beside the web chat: REST under ``/api``, OpenAI-compatible under ``/v1``.
+
+One FastAPI app, served by ``seedqa serve`` with the Gradio page mounted at
+``/`` (``qa.ui.serve``); its OpenAPI page is ``/docs``. Every answer is the
+same checked :class:`qa.types.Answer` the web chat shows, taken in turn with
+the web chat's (``qa.queueing.ANSWERING``). Errors are JSON in OpenAI's shape
+(``{"error": {"message", "type", "code"}}``), never a traceback, and a request
+body is capped before it is read.
+
+Follow-ups come as history: ``/api/ask`` takes ``history`` (earlier questions
+and answers), ``/v1/chat/completions`` the earlier messages; both are replayed
+through the same follow-up resolution as a conversation (``qa.chat.Chat``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import logging
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, File, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from index import collections, read_manifest
+from index.collections import CollectionMissingError
+from index.errors import SeedqaError
+
+from .chat import Chat
+from .pipeline import MAX_QUESTION_CHARS, get_assistant
+from .queueing import ANSWERING
+from .types import Answer
+from .uploads import MAX_UPLOAD_BYTES, add_files, remove_file
+
+log = logging.getLogger(__name__)
+
+MAX_JSON_BYTES = 1024 * 1024  # a question is at most 4,000 characters; history fits easily
+MAX_HISTORY = 50
+MODEL_PREFIX = "seedqa"
+
+
+class ApiError(Exception):
+    """A request the API refuses: an HTTP status and a message saying what to do."""
+
+    def __init__(self, status: int, message: str, kind: str = "invalid_request_error") -> None:
+        super().__init__(message)
+        self.status, self.message, self.kind = status, message, kind
+
+
+# ---- request and response bodies -------------------------------------------------
+
+
+class Exchange(BaseModel):
+    """One earlier turn: the question asked and the answer given."""
+
+    question: str = Field(max_length=MAX_QUESTION_CHARS)
+    answer: str = ""
+
+
+class AskRequest(BaseModel):
+    question: str = Field(max_length=MAX_QUESTION_CHARS)
+    history: list[Exchange] = Field(default_factory=list, max_length=MAX_HISTORY)
+    collection: str | None = None
+
+
+class CollectionRequest(BaseModel):
+    name: str
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")  # name, tool_call_id...: ignored as OpenAI does
+
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: str | list[dict[str, Any]] | None = None
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")  # temperature, top_p, user...: accepted, ignored
+
+    model: str = MODEL_PREFIX
+    messages: list[ChatMessage] = Field(min_length=1, max_length=2 * MAX_HISTORY + 2)
+    stream: bool = False
+    n: int | None = None
+    tools: list[Any] | None = None
+    functions: list[Any] | None = None
+
+
+# ---- helpers ----------------------------------------------------------------------
+
+
+def _collection_path(root: Path, name: str | None) -> Path:
+    try:
+        return collections.require(name, root)
+    except CollectionMissingError as exc:
+        raise ApiError(404, str(exc), "not_found_error") from exc
+
+
+def _answer(root: Path, collection: str | None, question: str, pairs) -> Answer:
+    """Answer in turn with every other request (the web chat's included)."""
+    chat = Chat.from_transcript(pairs, get_assistant(_collection_path(root, collection)))
+    with ANSWERING:
+        return chat.ask(question)
+
+
+def answer_json(answer: Answer, collection: str | None) -> dict:
+    """The ``seedqa ask --json`` object, with the collection and the reason beside it."""
+    return {
+        **answer.to_json(),
+        "collection": collection or collections.DEFAULT_COLLECTION,
+        "reason": answer.reason,
+    }
+
+
+def _sse(event: str, data: dict) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def _text_of(message: ChatMessage) -> str:
+    """A message's text; parts other than text (images, audio) cannot be served."""
+    if message.content is None:
+        return ""
+    if isinstance(message.content, str):
+        return message.content
+    texts = []
+    for part in message.content:
+        if part.get("type") != "text":
+            raise ApiError(
+                400,
+                f"Message parts of type {part.get('type')!r} are not supported: "
+                "seedqa answers text questions only.",
+            )
+        texts.append(str(part.get("text", "")))
+    return "\n".join(texts)
+
+
+def _collection_of_model(model: str) -> str | None:
+    """ "seedqa" (or "default") is the default collection; "seedqa/NAME" or "NAME" another."""
+    name = model.removeprefix(f"{MODEL_PREFIX}/")
+    if name in (MODEL_PREFIX, collections.DEFAULT_COLLECTION, ""):
+        return None
+    return name
+
+
+def _chat_turns(request: ChatRequest) -> tuple[str, list[tuple[str, str]]]:
+    """The question (the last user message) and the earlier (question, answer) pairs."""
+    if request.tools or request.functions:
+        raise ApiError(400, "Tools and functions are not supported: seedqa only answers.")
+    if request.n not in (None, 1):
+        raise ApiError(400, "Only n=1 is supported: seedqa gives one checked answer.")
+    turns = [m for m in request.messages if m.role in ("user", "assistant")]
+    if not turns or turns[-1].role != "user":
+        raise ApiError(400, "The last message must come from the user: it is the question.")
+    pairs: list[tuple[str, str]] = []
+    pending: str | None = None
+    for m in turns[:-1]:
+        if m.role == "user":
+            if pending is not None:
+                pairs.append((pending, ""))
+            pending = _text_of(m)
+        elif pending is not None:
+            pairs.append((pending, _text_of(m)))
+            pending = None
+    if pending is not None:
+        pairs.append((pending, ""))
+    question = _text_of(turns[-1])
+    if len(question) > MAX_QUESTION_CHARS:
+        raise ApiError(400, f"The question is longer than {MAX_QUESTION_CHARS:,} characters.")
+    return question, pairs[-MAX_HISTORY:]
+
+
+def _completion(answer: Answer, model: str, stream_id: str) -> dict:
+    citations = answer.to_json()["citations"]
+    return {
+        "id": stream_id,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": answer.text},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+        "citations": citations,
+        "seedqa": {"abstained": answer.abstained, "reason": answer.reason},
+    }
+
+
+def _chunk(stream_id: str, model: str, delta: dict, finish: str | None = None, **extra) -> str:
+    body = {
+        "id": stream_id,
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        **extra,
+    }
+    return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
+
+
+# ---- security ---------------------------------------------------------------------
+
+
+class Guard:
+    """Who may call the API: nobody needs to log in unless --auth or --api-key is set.
+
+    ``Authorization: Bearer KEY`` (the API key) or HTTP Basic with the --auth
+    user and password; compared in constant time.
+    """
+
+    def __init__(self, auth: tuple[str, str] | None, api_key: str | None) -> None:
+        self.auth, self.api_key = auth, api_key
+
+    def __call__(self, request: Request) -> None:
+        if self.auth is None and self.api_key is None:
+            return
+        header = request.headers.get("authorization", "")
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer" and self.api_key is not None:
+            if hmac.compare_digest(value.strip().encode(), self.api_key.encode()):
+                return
+        elif scheme.lower() == "basic" and self.auth is not None:
+            try:
+                user, _, password = base64.b64decode(value.strip()).decode().partition(":")
+            except ValueError:
+                user = password = ""
+            ok_user = hmac.compare_digest(user.encode(), self.auth[0].encode())
+            ok_password = hmac.compare_digest(password.encode(), self.auth[1].encode())
+            if ok_user and ok_password:
+                return
+        raise ApiError(
+            401,
+            "Missing or wrong credentials: send 'Authorization: Bearer <api key>'"
+            + (" or HTTP Basic with the --auth user and password." if self.auth else "."),
+            "authentication_error",
+        )
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over the limit is refused before it is read whole.
+
+    The declared Content-Length is checked first; a chunked body is counted as
+    it arrives. Uploads may be as large as the web page allows, JSON much less.
+    """
+
+    def __init__(self, app, json_limit: int = MAX_JSON_BYTES) -> None:
+        self.app, self.json_limit = app, json_limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or not scope["path"].startswith(("/api/", "/v1/")):
+            return await self.app(scope, receive, send)
+        limit = (
+            MAX_UPLOAD_BYTES + 64 * 1024
+            if scope["path"].endswith("/documents")
+            else (self.json_limit)
+        )
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return await _too_large(send, limit)
+        seen = 0
+
+        async def counted():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            return await self.app(scope, counted, send)
+        except _BodyTooLarge:
+            return await _too_large(send, limit)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _too_large(send, limit: int) -> None:
+    body = json.dumps(
+        {
+            "error": {
+                "message": f"The request body is larger than {limit // 1024:,} KB.",
+                "type": "invalid_request_error",
+                "code": 413,
+            }
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _error(status: int, message: str, kind: str = "invalid_request_error") -> JSONResponse:
+    return JSONResponse(
+        {"error": {"message": message, "type": kind, "code": status}}, status_code=status
+    )
+
+
+# ---- the app ----------------------------------------------------------------------
+
+
+def build_api(
+    index_dir: str | Path | None = None,
+    *,
+    auth: tuple[str, str] | None = None,
+    api_key: str | None = None,
+) -> FastAPI:
+    """The FastAPI app with every endpoint; ``qa.ui.serve`` mounts the web chat on it."""
+    root = collections.collection_dir(None, index_dir)
+    app = FastAPI(
+        title="seedqa",
+        description="Questions about your documents, answered with exact citations, offline.",
+        version="0.1.0",
+    )
+    guard = Depends(Guard(auth, api_key))
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError):
+        return _error(exc.status, exc.message, exc.kind)
+
+    @app.exception_handler(SeedqaError)
+    async def _seedqa_error(request: Request, exc: SeedqaError):
+        status = 404 if isinstance(exc, CollectionMissingError) else 400
+        return _error(status, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'body'}: {e.get('msg')}"
+            for e in exc.errors()
+        )
+        return _error(400 if "json" in problems.lower() else 422, f"Invalid request: {problems}")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        return _error(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception):
+        log.exception("request failed")
+        return _error(
+            500, "Something went wrong on the server; it has been logged.", "server_error"
+        )
+
+    @app.get("/api/health", tags=["service"])
+    def health() -> dict:
+        """Up and answering (no login needed, for load balancers)."""
+        return {"status": "ok", "waiting": ANSWERING.waiting}
+
+    @app.post("/api/ask", tags=["answers"], dependencies=[guard])
+    async def ask(body: AskRequest, stream: bool = Query(False)):
+        """Answer a question from a collection; ``?stream=true`` sends server-sent events."""
+        if not body.question.strip():
+            raise ApiError(400, "Ask a question: the text is empty.")
+        pairs = [(h.question, h.answer) for h in body.history]
+        _collection_path(root, body.collection)  # a 404 before any stream starts
+        if not stream:
+            answer = await run_in_threadpool(_answer, root, body.collection, body.question, pairs)
+            return answer_json(answer, body.collection)
+
+        def events() -> Iterator[str]:
+            try:
+                answer = _answer(root, body.collection, body.question, pairs)
+            except SeedqaError as exc:
+                yield _sse("error", {"error": {"message": str(exc)}})
+                return
+            if not answer.abstained:
+                yield _sse("piece", {"text": answer.text})
+            yield _sse("answer", answer_json(answer, body.collection))
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    @app.get("/api/collections", tags=["collections"], dependencies=[guard])
+    def list_all() -> dict:
+        return {"collections": [_info_json(c) for c in collections.list_collections(root)]}
+
+    @app.post("/api/collections", tags=["collections"], dependencies=[guard], status_code=201)
+    def create(body: CollectionRequest) -> dict:
+        collections.create(body.name, root)
+        return _info_json(collections.info(body.name, root))
+
+    @app.delete("/api/collections/{name}", tags=["collections"], dependencies=[guard])
+    def delete(name: str) -> dict:
+        collections.check_name(name)
+        collections.delete(name, root)
+        return {"deleted": name}
+
+    @app.get("/api/collections/{name}", tags=["collections"], dependencies=[guard])
+    def status(name: str) -> dict:
+        """Documents, chunks, embedder and last update of one collection."""
+        collections.check_name(name)
+        info = collections.info(name, root)
+        manifest = read_manifest(info.path)
+        return {
+            **_info_json(info),
+            "embedder": manifest.embedder.name if manifest else None,
+        }
+
+    @app.get("/api/collections/{name}/documents", tags=["documents"], dependencies=[guard])
+    def documents(name: str) -> dict:
+        collections.check_name(name)
+        manifest = read_manifest(_collection_path(root, name))
+        docs = manifest.documents if manifest else {}
+        return {
+            "documents": [
+                {"source": s, "chunks": e.chunks, "chars": e.chars} for s, e in sorted(docs.items())
+            ]
+        }
+
+    @app.post("/api/collections/{name}/documents", tags=["documents"], dependencies=[guard])
+    async def upload(name: str, files: Annotated[list[UploadFile], File()]) -> dict:
+        """Add documents (the web page's types and 20 MB limit); indexed before the reply."""
+        collections.check_name(name)
+        path = _collection_path(root, name)
+        with tempfile.TemporaryDirectory(prefix="seedqa-upload-") as tmp:
+            saved = []
+            for i, f in enumerate(files):
+                target = Path(tmp) / f"{i:03d}"
+                target.write_bytes(await f.read())
+                saved.append((f.filename or "upload", target))
+            results = await run_in_threadpool(add_files, path, saved)
+        body = {
+            "results": [
+                {"name": r.name, "source": r.source, "status": r.status, "detail": r.detail}
+                for r in results
+            ]
+        }
+        if results and not any(r.ok for r in results):
+            return JSONResponse(
+                {
+                    **body,
+                    "error": {
+                        "message": "; ".join(f"{r.name}: {r.detail}" for r in results),
+                        "type": "invalid_request_error",
+                        "code": 415,
+                    },
+                },
+                status_code=415,
+            )
+        return body
+
+    @app.delete(
+        "/api/collections/{name}/documents/{source:path}",
+        tags=["documents"],
+        dependencies=[guard],
+    )
+    def remove(name: str, source: str) -> dict:
+        collections.check_name(name)
+        remove_file(_collection_path(root, name), source)
+        return {"removed": source}
+
+    @app.get("/v1/models", tags=["openai"], dependencies=[guard])
+    def models() -> dict:
+        """One model per collection: "seedqa" is the default one, "seedqa/NAME" the others."""
+        data = []
+        for c in collections.list_collections(root):
+            mid = (
+                MODEL_PREFIX
+                if c.name == collections.DEFAULT_COLLECTION
+                else (f"{MODEL_PREFIX}/{c.name}")
+            )
+            data.append({"id": mid, "object": "model", "created": 0, "owned_by": "seedqa"})
+        return {"object": "list", "data": data}
+
+    @app.post("/v1/chat/completions", tags=["openai"], dependencies=[guard])
+    async def chat_completions(body: ChatRequest):
+        """OpenAI's chat completions: the checked answer as the assistant's message.
+
+        Citations come in an extra ``citations`` field (of the response, or of
+        the last chunk when streaming).
+        """
+        question, pairs = _chat_turns(body)
+        if not question.strip():
+            raise ApiError(400, "The last user message is empty: ask a question.")
+        collection = _collection_of_model(body.model)
+        if collection is not None:
+            collections.check_name(collection)
+        _collection_path(root, collection)
+        stream_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        if not body.stream:
+            answer = await run_in_threadpool(_answer, root, collection, question, pairs)
+            return _completion(answer, body.model, stream_id)
+
+        def chunks() -> Iterator[str]:
+            yield _chunk(stream_id, body.model, {"role": "assistant", "content": ""})
+            try:
+                answer = _answer(root, collection, question, pairs)
+            except SeedqaError as exc:
+                yield _chunk(stream_id, body.model, {"content": f"Error: {exc}"}, "stop")
+                yield "data: [DONE]\n\n"
+                return
+            yield _chunk(stream_id, body.model, {"content": answer.text})
+            done = _completion(answer, body.model, stream_id)
+            yield _chunk(
+                stream_id,
+                body.model,
+                {},
+                "stop",
+                citations=done["citations"],
+                seedqa=done["seedqa"],
+            )
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(chunks(), media_type="text/event-stream")
+
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+    @app.api_route("/api/{rest:path}", methods=methods, include_in_schema=False)
+    @app.api_route("/v1/{rest:path}", methods=methods, include_in_schema=False)
+    def unknown(rest: str):
+        """Before the web page's catch-all: an unknown endpoint is a JSON 404 too."""
+        raise ApiError(404, "No such endpoint; see /docs for the API.", "not_found_error")
+
+    app.add_middleware(BodyLimit)
+    return app
+
+
+def _info_json(info: collections.CollectionInfo) -> dict:
+    return {
+        "name": info.name,
+        "documents": info.documents,
+        "chunks": info.chunks,
+        "updated_at": info.updated_at,
+    }
