@@ -237,12 +237,21 @@ def build_ui(app: WebApp):
         # when its question is taken and never rewritten while answers stream, so
         # what is typed meanwhile stays, and is queued in turn when sent.
         for trigger in (box.submit, send.click):
-            trigger(app.take, [box, turns, pending], [chatbot, box], queue=False).then(
+            # trigger_mode "multiple": Gradio's default ("once") drops a question
+            # sent while the one before is still being answered.
+            trigger(
+                app.take,
+                [box, turns, pending],
+                [chatbot, box],
+                queue=False,
+                trigger_mode="multiple",
+            ).then(
                 app.answer_next,
                 [turns, pending, collection],
                 [chatbot, turns],
                 concurrency_id="llm",
                 concurrency_limit=1,
+                trigger_mode="multiple",
             )
 
         def start_over(pending_now: list[str]):

@@ -371,3 +371,85 @@ def test_server_side_upload_checks_size(tmp_path):
     message = app.upload([str(big)])
     assert "too large" in message and "limit 20 MB" in message
     assert not (app.uploads / "big.txt").exists()
+
+
+@pytest.fixture(scope="module")
+def gemma_server(tmp_path_factory):
+    """A server whose answers stream token by token (Gemma), so one can type meanwhile."""
+    work = tmp_path_factory.mktemp("web-gemma")
+    proc, url = _start_server(work, SEEDQA_SYNTHESISER="gemma")
+    try:
+        _wait_http(url, proc)
+        yield {"url": url, "work": work}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_a_question_typed_while_another_streams_is_kept_and_answered_in_turn(gemma_server, browser):
+    first, second = (
+        "How much did Azercosmos export in 2020?",
+        "Who is the president of the Turkish Space Agency?",
+    )
+    page = browser.new_page()
+    page.goto(gemma_server["url"])
+    page.wait_for_selector("#question textarea", timeout=60_000)
+    page.fill("#question textarea", first)
+    page.keyboard.press("Enter")
+    page.wait_for_function(  # the first answer has begun to stream
+        "() => { const b = document.querySelectorAll('#chat .bot');"
+        " return b.length > 0 && b[b.length - 1].innerText.includes('▌'); }",
+        timeout=120_000,
+    )
+    page.click("#question textarea")
+    page.keyboard.type(second[:20])
+    page.wait_for_timeout(300)  # pieces keep streaming into the chat meanwhile
+    assert page.input_value("#question textarea") == second[:20], "typing was rewritten"
+    page.keyboard.type(second[20:])
+    streaming = page.evaluate("() => document.querySelector('#chat').innerText.includes('▌')")
+    page.keyboard.press("Enter")
+    page.wait_for_function(  # cleared once, when its question is taken
+        "document.querySelector('#question textarea').value === ''", timeout=10_000
+    )
+    page.fill("#question textarea", "a draft")  # typed while both are being answered
+    page.wait_for_function(
+        "() => { const t = document.querySelector('#chat').innerText;"
+        " return t.includes('Serdar Huseyin Yildirim') && t.includes('45.1 million')"
+        " && !t.includes('▌') && !t.includes('waiting its turn'); }",
+        timeout=180_000,
+    )
+    users = page.locator("#chat .user").all_inner_texts()
+    bots = page.locator("#chat .bot").all_inner_texts()
+    assert [u.strip() for u in users] == [first, second]
+    assert "45.1 million" in bots[0] and "Serdar Huseyin Yildirim" in bots[1]
+    assert page.input_value("#question textarea") == "a draft"
+    assert streaming, "the second question was sent after the first had finished"
+    page.close()
+
+
+def test_a_collection_made_through_the_api_is_answered_in_the_web_chat(server, browser, tmp_path):
+    import httpx
+
+    api = httpx.Client(base_url=server["url"], timeout=120)
+    assert api.post("/api/collections", json={"name": "crane"}).status_code == 201
+    up = api.post(
+        "/api/collections/crane/documents",
+        files={"files": ("crane.txt", b"The Tarsk crane was painted orange by Ilse Marr.\n")},
+    )
+    assert up.json()["results"][0]["status"] == "indexed", up.text
+    page = browser.new_page()
+    page.goto(server["url"])
+    page.wait_for_selector("#question textarea", timeout=60_000)
+    page.click("#collection input")
+    page.click("[role=option][aria-label=crane]")
+    page.wait_for_function(
+        "document.querySelector('#status').innerText.includes('1 document')", timeout=30_000
+    )
+    answer = _ask(page, "Who painted the Tarsk crane?", "Ilse Marr")
+    assert "crane.txt" in answer
+    page.close()
+    assert api.delete("/api/collections/crane").status_code == 200
+    api.close()
