@@ -85,3 +85,33 @@ def test_serve_on_a_port_in_use_is_a_one_line_error(tmp_path):
     assert res.returncode == 1
     assert "Traceback" not in res.stderr
     assert f"Cannot listen on 127.0.0.1:{port}" in res.stderr and "--port" in res.stderr
+
+
+def test_collections_from_the_command_line(tmp_path):
+    idx = str(tmp_path / "idx")
+    docs = tmp_path / "harbour"
+    docs.mkdir()
+    (docs / "notes.txt").write_text("The Orlan harbour was rebuilt in 1911 by Tomas Brek.\n")
+    made = run_cli(
+        "index", str(docs), "--collection", "harbour", "--index-dir", idx, "-q", cwd=tmp_path
+    )
+    assert made.returncode == 0, made.stderr
+    got = run_cli(
+        "ask",
+        "Who rebuilt the Orlan harbour?",
+        "--collection",
+        "harbour",
+        "--index-dir",
+        idx,
+        cwd=tmp_path,
+    )
+    assert got.returncode == 0 and "Tomas Brek" in got.stdout, got.stdout + got.stderr
+    status = run_cli("status", "--collection", "harbour", "--index-dir", idx, cwd=tmp_path)
+    assert "harbour/notes.txt" in status.stdout
+    # The default collection was never made; a collection nobody made is named as such.
+    assert "No index in" in run_cli("ask", "Who?", "--index-dir", idx, cwd=tmp_path).stderr
+    missing = run_cli("ask", "Who?", "--collection", "docks", "--index-dir", idx, cwd=tmp_path)
+    assert missing.returncode == 1 and "No collection named 'docks'" in missing.stderr
+    bad = run_cli("ask", "Who?", "--collection", "../up", "--index-dir", idx, cwd=tmp_path)
+    assert bad.returncode == 1 and "not a collection name" in bad.stderr
+    assert "Traceback" not in missing.stderr + bad.stderr
