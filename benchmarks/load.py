@@ -3,9 +3,13 @@
     python benchmarks/load.py                       # starts its own server on 127.0.0.1
     python benchmarks/load.py --url http://127.0.0.1:7860/   # a server you started
     python benchmarks/load.py --clients 10 --json
+    python benchmarks/load.py --via api             # the REST API instead of the web chat
 
-Each of ``--clients`` threads is one user with its own Gradio sessions (the
-real ``gradio_client``, the same queue and API the browser uses). Every user
+Each of ``--clients`` threads is one user. With ``--via web`` (the default)
+each has its own Gradio sessions (the real ``gradio_client``, the same queue
+and events the browser uses); with ``--via api`` it calls ``POST /api/ask``
+with httpx, sending its own history, and the upload goes through
+``POST /api/collections/default/documents``. Every user
 holds one two-turn conversation whose follow-up only makes sense within its
 own session ("To how many countries?", "When was it established?"), then asks
 standalone questions in fresh sessions: five questions per user. While they
@@ -82,6 +86,7 @@ class Reply:
 @dataclass
 class LoadReport:
     clients: int
+    via: str = "web"
     sent: int = 0
     replies: list[Reply] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -116,6 +121,7 @@ class LoadReport:
 
     def summary(self) -> dict:
         return {
+            "via": self.via,
             "clients": self.clients,
             "questions_sent": self.sent,
             "replies": len(self.replies),
@@ -167,16 +173,21 @@ def check(question: Question, messages: list[dict]) -> tuple[bool, str, str]:
     return True, got, "ok"
 
 
-def ask_conversation(url: str, client_id: int, turns: list[Question], report: LoadReport) -> None:
-    """One session: each turn sent with the history the server returned for the previous one."""
+def ask_conversation(
+    url: str, client_id: int, turns: list[Question], report: LoadReport, via: str = "web"
+) -> None:
+    """One session: each turn asked within it (web: the page's events; api: with history)."""
+    if via == "api":
+        return _ask_api(url, client_id, turns, report)
     from gradio_client import Client
 
     client = Client(url, verbose=False, **_auth())
-    messages: list[dict] = []
     for question in turns:
         t0 = time.perf_counter()
         try:
-            messages, _ = client.predict(question[0], messages, api_name="/respond")
+            # As the page does: the question is taken, then answered in turn.
+            client.predict(question[0], api_name="/take")
+            messages = client.predict(api_name="/answer_next")
         except Exception as exc:  # a lost or failed request is a finding, not a crash
             report.errors.append(f"client {client_id}: {question[0]!r}: {exc!r}")
             return
@@ -184,15 +195,39 @@ def ask_conversation(url: str, client_id: int, turns: list[Question], report: Lo
         report.replies.append(Reply(client_id, question[0], got, ok, why, time.perf_counter() - t0))
 
 
-def one_user(url: str, client_id: int, per_user: int, report: LoadReport) -> None:
+def _ask_api(url: str, client_id: int, turns: list[Question], report: LoadReport) -> None:
+    import httpx
+
+    history: list[dict] = []
+    with httpx.Client(base_url=url, headers=_api_headers(), timeout=600) as client:
+        for question in turns:
+            t0 = time.perf_counter()
+            try:
+                reply = client.post("/api/ask", json={"question": question[0], "history": history})
+                reply.raise_for_status()
+                answer = reply.json()
+            except Exception as exc:  # a lost or failed request is a finding, not a crash
+                report.errors.append(f"client {client_id}: {question[0]!r}: {exc!r}")
+                return
+            seconds = time.perf_counter() - t0
+            messages = [
+                {"role": "user", "content": answer["question"]},
+                {"role": "assistant", "content": answer["answer"]},
+            ]
+            ok, got, why = check(question, messages)
+            report.replies.append(Reply(client_id, question[0], got, ok, why, seconds))
+            history.append({"question": question[0], "answer": answer["answer"]})
+
+
+def one_user(url: str, client_id: int, per_user: int, report: LoadReport, via: str) -> None:
     conversation = CONVERSATIONS[client_id % len(CONVERSATIONS)]
-    ask_conversation(url, client_id, conversation, report)
+    ask_conversation(url, client_id, conversation, report, via)
     for k in range(per_user - len(conversation)):
         question = STANDALONE[(client_id + k) % len(STANDALONE)]
-        ask_conversation(url, client_id, [question], report)
+        ask_conversation(url, client_id, [question], report, via)
 
 
-def upload(url: str, report: LoadReport, delay: float) -> None:
+def upload(url: str, report: LoadReport, delay: float, via: str = "web") -> None:
     """Upload a document mid-run; the server re-indexes while questions are answered."""
     from gradio_client import Client, handle_file
 
@@ -205,10 +240,20 @@ def upload(url: str, report: LoadReport, delay: float) -> None:
         )
         doc.write_text(f"{UPLOAD_FACT}\n\n{filler}\n", encoding="utf-8")
         t0 = time.perf_counter()
-        client = Client(url, verbose=False, **_auth())
-        result = client.predict([handle_file(str(doc))], api_name="/on_upload")
+        if via == "api":
+            import httpx
+
+            with httpx.Client(base_url=url, headers=_api_headers(), timeout=600) as client:
+                files = {"files": (UPLOAD_NAME, doc.read_bytes(), "text/plain")}
+                result = client.post("/api/collections/default/documents", files=files)
+                result.raise_for_status()
+                status = result.json()["results"][0]["status"]
+            report.upload = f"{UPLOAD_NAME}: {status}"
+        else:
+            client = Client(url, verbose=False, **_auth())
+            result = client.predict([handle_file(str(doc))], api_name="/on_upload")
+            report.upload = str(result[0])
         report.upload_seconds = time.perf_counter() - t0
-        report.upload = str(result[0])
     except Exception as exc:
         report.errors.append(f"upload: {exc!r}")
     finally:
@@ -221,6 +266,12 @@ def _auth() -> dict:
     return {"auth": tuple(raw.split(":", 1))} if ":" in raw else {}
 
 
+def _api_headers() -> dict:
+    """``SEEDQA_API_KEY`` for a server started with --api-key."""
+    key = os.environ.get("SEEDQA_API_KEY")
+    return {"Authorization": f"Bearer {key}"} if key else {}
+
+
 def server_alive(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=10) as resp:
@@ -230,21 +281,21 @@ def server_alive(url: str) -> bool:
 
 
 def run_load(
-    url: str, clients: int = 10, per_user: int = 5, upload_delay: float = 3.0
+    url: str, clients: int = 10, per_user: int = 5, upload_delay: float = 3.0, via: str = "web"
 ) -> LoadReport:
     """Run the load against ``url``; the report says what came back and how fast."""
-    report = LoadReport(clients=clients, sent=clients * per_user)
+    report = LoadReport(clients=clients, sent=clients * per_user, via=via)
     start = time.perf_counter()
-    uploader = threading.Thread(target=upload, args=(url, report, upload_delay))
+    uploader = threading.Thread(target=upload, args=(url, report, upload_delay, via))
     uploader.start()
     with ThreadPoolExecutor(max_workers=clients) as pool:
-        futures = [pool.submit(one_user, url, i, per_user, report) for i in range(clients)]
+        futures = [pool.submit(one_user, url, i, per_user, report, via) for i in range(clients)]
         for f in futures:
             f.result()
     uploader.join()
     report.wall_seconds = time.perf_counter() - start
     after: LoadReport = LoadReport(clients=1)
-    ask_conversation(url, -1, [UPLOAD_QUESTION], after)
+    ask_conversation(url, -1, [UPLOAD_QUESTION], after, via)
     report.after_upload = after.replies[0] if after.replies else None
     report.errors.extend(after.errors)
     report.server_up = server_alive(url)
@@ -286,6 +337,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=10)
     parser.add_argument("--per-client", type=int, default=5, help="questions per client (>= 2)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument(
+        "--via", choices=["web", "api"], default="web", help="the web chat's events or the REST API"
+    )
     args = parser.parse_args(argv)
     if args.per_client < 2:
         parser.error("--per-client must be at least 2 (one conversation has two turns)")
@@ -296,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tempfile.mkdtemp(prefix="seedqa-load-server-"))
         proc, url = start_server(work)
     try:
-        report = run_load(url, args.clients, args.per_client)
+        report = run_load(url, args.clients, args.per_client, via=args.via)
     finally:
         if proc is not None:
             proc.terminate()
@@ -311,7 +365,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(summary))
     else:
         print(
-            f"{summary['replies']}/{summary['questions_sent']} replies from {args.clients} "
+            f"{summary['replies']}/{summary['questions_sent']} replies ({args.via}) from "
+            f"{args.clients} "
             f"clients in {summary['wall_s']} s: {summary['throughput_qps']} questions/s, "
             f"latency p50 {summary['latency_p50_s']} s, p95 {summary['latency_p95_s']} s; "
             f"upload during the run: {summary['upload']!r} in {summary['upload_s']} s; "
