@@ -60,3 +60,13 @@ def run_cli(
         timeout=timeout,
         input=input_text if input_text is not None else "",
     )
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    """Stop a server a test started, by its PID: politely, then for sure."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=20)

@@ -4,14 +4,13 @@ driven by clients nobody here wrote: the official `openai` package and httpx."""
 from __future__ import annotations
 
 import json
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
 from qa.types import ABSTENTION
-from tests.conftest import SEED_FILE, SEEDS
+from tests.conftest import SEED_FILE, SEEDS, stop_server
 from tests.test_web import _start_server, _wait_http
 
 KEY = "test-key-0123456789"
@@ -33,11 +32,7 @@ def api(tmp_path_factory):
         yield {"url": url, "client": client, "proc": proc, "work": work}
         client.close()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
     log = (work / "server.log").read_text()
     assert "Traceback" not in log, log[-3000:]
 

@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, stop_server
 from tests.test_web import _start_server, _wait_http
 
 
@@ -47,10 +47,6 @@ def test_fifty_concurrent_questions_during_an_upload(tmp_path, via):
         assert summary["server_up"] and proc.poll() is None
         print(summary)  # the figures, in `pytest -s` output
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
     log = (tmp_path / "server.log").read_text()
     assert "Traceback" not in log, log[-3000:]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, SEEDS
+from tests.conftest import ROOT, SEEDS, stop_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -82,11 +82,7 @@ def server(tmp_path_factory):
         _wait_http(url, proc)
         yield {"url": url, "work": work, "index": work / "index"}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
 
 
 @pytest.fixture(scope="module")
@@ -253,8 +249,7 @@ def test_auth_required_for_the_api_when_configured(tmp_path):
                 urllib.request.urlopen(post, timeout=5)
             assert err.value.code == 401, route
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        stop_server(proc)
 
 
 def test_uploads_are_checked_on_the_server(tmp_path):
@@ -382,11 +377,7 @@ def gemma_server(tmp_path_factory):
         _wait_http(url, proc)
         yield {"url": url, "work": work}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
 
 
 def test_a_question_typed_while_another_streams_is_kept_and_answered_in_turn(gemma_server, browser):
