@@ -112,6 +112,15 @@ def _answer(root: Path, collection: str | None, question: str, pairs) -> Answer:
         return chat.ask(question)
 
 
+def _stream(root: Path, collection: str | None, question: str, pairs) -> Iterator[str | Answer]:
+    """The answer's text pieces as they are read, then the checked Answer; in turn."""
+    chat = Chat.from_transcript(pairs, get_assistant(_collection_path(root, collection)))
+    with ANSWERING:
+        yield from chat.stream(question)
+    assert chat.last is not None
+    yield chat.last
+
+
 def answer_json(answer: Answer, collection: str | None) -> dict:
     """The ``seedqa ask --json`` object, with the collection and the reason beside it."""
     return {
@@ -380,14 +389,17 @@ def build_api(
             return answer_json(answer, body.collection)
 
         def events() -> Iterator[str]:
+            # Pieces are the text as it is read (with Gemma, token by token); the
+            # final event is the checked answer, which is what counts: it may
+            # trim the pieces, or abstain after them.
             try:
-                answer = _answer(root, body.collection, body.question, pairs)
+                for item in _stream(root, body.collection, body.question, pairs):
+                    if isinstance(item, Answer):
+                        yield _sse("answer", answer_json(item, body.collection))
+                    elif item:
+                        yield _sse("piece", {"text": item})
             except SeedqaError as exc:
                 yield _sse("error", {"error": {"message": str(exc)}})
-                return
-            if not answer.abstained:
-                yield _sse("piece", {"text": answer.text})
-            yield _sse("answer", answer_json(answer, body.collection))
 
         return StreamingResponse(events(), media_type="text/event-stream")
 
@@ -503,6 +515,8 @@ def build_api(
             return _completion(answer, body.model, stream_id)
 
         def chunks() -> Iterator[str]:
+            # The content is the checked answer in one piece: a chat client cannot
+            # take back text already shown if the final check abstains.
             yield _chunk(stream_id, body.model, {"role": "assistant", "content": ""})
             try:
                 answer = _answer(root, collection, question, pairs)
