@@ -234,8 +234,8 @@ def test_auth_required_for_the_api_when_configured(tmp_path):
             assert err.value.code == 401
         # The calls a client makes to ask, upload and join the queue, without logging in.
         for route in [
-            "gradio_api/call/respond",
-            "gradio_api/run/respond",
+            "gradio_api/call/take",
+            "gradio_api/run/answer_next",
             "gradio_api/queue/join",
             "gradio_api/upload",
         ]:
@@ -248,6 +248,15 @@ def test_auth_required_for_the_api_when_configured(tmp_path):
             with pytest.raises(urllib.error.HTTPError) as err:
                 urllib.request.urlopen(post, timeout=5)
             assert err.value.code == 401, route
+        # The HTTP API asks for the same user and password (HTTP Basic).
+        import httpx
+
+        ask = {"question": "How much did Azercosmos export in 2020?"}
+        for route in ["api/ask", "v1/chat/completions"]:
+            assert httpx.post(base + route, json=ask).status_code == 401
+        assert httpx.post(base + "api/ask", json=ask, auth=("ann", "wrong")).status_code == 401
+        good = httpx.post(base + "api/ask", json=ask, auth=("ann", "s3cret"), timeout=120)
+        assert good.status_code == 200 and "45.1 million" in good.json()["answer"]
     finally:
         stop_server(proc)
 
