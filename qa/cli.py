@@ -158,6 +158,11 @@ def status_cmd(index_dir: str | None, as_json: bool) -> None:
         click.echo(
             f"  {source}  ({counted(entry.chunks, 'chunk')}, {counted(entry.chars, 'character')})"
         )
+    if click.get_current_context().meta.get("seedqa.collection") is None:
+        others = collections.list_collections(path)[1:]
+        if others:
+            named = ", ".join(f"{c.name} ({counted(c.documents, 'document')})" for c in others)
+            click.echo(f"Other collections (--collection NAME): {named}")
 
 
 @cli.command("ask")

@@ -115,3 +115,6 @@ def test_collections_from_the_command_line(tmp_path):
     bad = run_cli("ask", "Who?", "--collection", "../up", "--index-dir", idx, cwd=tmp_path)
     assert bad.returncode == 1 and "not a collection name" in bad.stderr
     assert "Traceback" not in missing.stderr + bad.stderr
+    run_cli("index", str(docs), "--index-dir", idx, "-q", cwd=tmp_path)  # the default one too
+    listed = run_cli("status", "--index-dir", idx, cwd=tmp_path).stdout
+    assert "Other collections (--collection NAME): harbour (1 document)" in listed
