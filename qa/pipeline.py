@@ -748,10 +748,7 @@ def _place(hit: Hit, start: int, end: int, question: str) -> tuple[int, int] | N
     """
     chunk = hit.chunk
     text = chunk.text
-    while start > 0 and text[start - 1].isalnum():
-        start -= 1
-    while end < len(text) and text[end].isalnum():
-        end += 1
+    start, end = _whole_words(text, start, end)
     s0, s1 = _sentence_at(chunk, start)
     placed = trim_span(text, start, min(end, s1))  # an answer stays within one sentence
     if placed is None:
@@ -765,6 +762,34 @@ def _place(hit: Hit, start: int, end: int, question: str) -> tuple[int, int] | N
     if not supported(answer, [c.quote for c in _chunk_citations(chunk, a, b)]):
         return None  # a guard: spans are exact, so this holds unless offsets broke
     return a, b
+
+
+_JOINERS = "-/"
+
+
+def _whole_words(text: str, start: int, end: int) -> tuple[int, int]:
+    """``[start, end)`` grown to whole words, a joined compound counting as one word.
+
+    Word pieces can cut a word ("OJSC" read as "O", "##JS", "##C") or a
+    compound ("2021-02-19" read up to "2021"; "Azerspace-1"): a hyphen or slash
+    between two letters or digits does not end a word.
+    """
+
+    def inside(i: int) -> bool:  # does text[i] belong to the word around it?
+        if text[i].isalnum():
+            return True
+        return (
+            text[i] in _JOINERS
+            and 0 < i < len(text) - 1
+            and text[i - 1].isalnum()
+            and text[i + 1].isalnum()
+        )
+
+    while start > 0 and inside(start - 1):
+        start -= 1
+    while end < len(text) and inside(end):
+        end += 1
+    return start, end
 
 
 def _sentence_at(chunk, offset: int) -> tuple[int, int]:

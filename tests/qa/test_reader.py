@@ -32,6 +32,18 @@ def test_best_spans_respect_order_and_length():
     assert spans[0].margin == pytest.approx(-1.5)
 
 
+def test_a_span_grows_to_whole_words_and_joined_compounds():
+    from qa.pipeline import _whole_words
+
+    text = "By Ayya Lmahamad, date 2021-02-19. It runs Azerspace-1 - and OJSC."
+    date = text.index("2021")
+    assert text[slice(*_whole_words(text, date, date + 4))] == "2021-02-19"
+    sat = text.index("Azerspace")
+    assert text[slice(*_whole_words(text, sat + 2, sat + 5))] == "Azerspace-1"  # not " - and"
+    ojsc = text.index("OJSC")
+    assert text[slice(*_whole_words(text, ojsc + 1, ojsc + 3))] == "OJSC"
+
+
 def test_the_committed_reader_loads_and_is_verified():
     reader = Reader()
     assert reader.config.max_length >= 256
