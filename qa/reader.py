@@ -2,7 +2,8 @@
 
 A 6-layer MiniLM with span heads and a no-answer score (SQuAD 2.0 style),
 fine-tuned by ``seedqa train-reader`` (``training/``) and shipped in
-``models/reader/`` as an int8 ONNX model with its tokenizer and a model card.
+``qa/reader_model/`` (package data, so an installed seedqa has it) as an int8
+ONNX model with its tokenizer and a model card.
 It reads the top retrieved chunks in one batch; for every chunk it gives the
 best spans (start logit + end logit) and the null score (both logits on
 [CLS]). Loading checks every file's sha256 against ``reader.json``, so a
@@ -30,7 +31,7 @@ from index.errors import SeedqaError
 
 from .confidence import Combiner
 
-DEFAULT_DIR = Path(__file__).resolve().parents[1] / "models" / "reader"
+DEFAULT_DIR = Path(__file__).resolve().parent / "reader_model"
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 CONFIG_FILE = "reader.json"

@@ -40,6 +40,7 @@ def test_the_wheel_holds_the_product_and_no_research(tmp_path):
     assert not [n for n in names if "research" in n or "fit_ranker" in n or n.startswith("tools/")]
     assert "benchmarks/data/squad-v2-sample.json" in names
     assert "eval/suites/seed_facts.jsonl" in names
+    assert {"qa/reader_model/model.onnx", "qa/reader_model/reader.json"} <= set(names)
 
 
 def _private_accesses(path: Path) -> list[tuple[int, str, str | None]]:

@@ -12,7 +12,7 @@ import click
     "--out",
     type=click.Path(file_okay=False),
     default=None,
-    help="Where the reader goes (default: models/reader; with --quick: WORK/quick-reader).",
+    help="Where the reader goes (default: qa/reader_model; with --quick: WORK/quick-reader).",
 )
 @click.option(
     "--work",
@@ -46,6 +46,7 @@ def train_reader_cmd(out, work, gold, silver, quick, fresh, epochs, seed) -> Non
     """
     from dataclasses import replace
 
+    from qa.reader import DEFAULT_DIR
     from training.loop import CHECKPOINT
     from training.run import QUICK, TrainSettings, train_reader
 
@@ -57,7 +58,7 @@ def train_reader_cmd(out, work, gold, silver, quick, fresh, epochs, seed) -> Non
         settings = replace(settings, seed=seed)
     if fresh:
         (work_dir / CHECKPOINT).unlink(missing_ok=True)
-    target = Path(out) if out else (work_dir / "quick-reader" if quick else Path("models/reader"))
+    target = Path(out) if out else (work_dir / "quick-reader" if quick else DEFAULT_DIR)
     report = train_reader(
         target,
         work_dir,

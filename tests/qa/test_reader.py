@@ -1,4 +1,4 @@
-"""The committed reader (models/reader/): loading, integrity, answers and abstentions."""
+"""The committed reader (qa/reader_model/): loading, integrity, answers and abstentions."""
 
 from __future__ import annotations
 
