@@ -252,7 +252,8 @@ def chat_cmd(index_dir: str | None) -> None:
     envvar="SEEDQA_API_KEY",
     default=None,
     metavar="KEY",
-    help="Require 'Authorization: Bearer KEY' on the API (or set SEEDQA_API_KEY).",
+    help="Require 'Authorization: Bearer KEY' on the API, and KEY as the page's password "
+    "(or set SEEDQA_API_KEY).",
 )
 def serve_cmd(
     index_dir: str | None, host: str, port: int, auth: str | None, api_key: str | None

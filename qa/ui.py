@@ -360,13 +360,14 @@ def serve(
         app.assistant.retriever()  # a broken index fails here, before the server starts
     warm_up()
     api = build_api(app.index_dir, auth=auth, api_key=api_key)
+    login = auth if auth is not None else _key_login(api_key)
     site = gr.mount_gradio_app(
         api,
         build_ui(app),
         path="/",
         server_name=host,
         server_port=port,
-        auth=auth,
+        auth=login,
         max_file_size=MAX_UPLOAD_BYTES,
         allowed_paths=[],
         show_error=False,
@@ -374,3 +375,16 @@ def serve(
         footer_links=["settings"],
     )
     uvicorn.run(site, host=host, port=port, log_level="warning", access_log=False)
+
+
+def _key_login(api_key: str | None):
+    """With only --api-key, the page asks for it too (any user name, the key as password):
+    the page must never be the open door to what the API locks."""
+    if api_key is None:
+        return None
+    import hmac
+
+    def check(_user: str, password: str) -> bool:
+        return hmac.compare_digest(password.encode(), api_key.encode())
+
+    return check

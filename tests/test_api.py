@@ -206,3 +206,5 @@ def test_bad_input_is_a_json_4xx_and_the_server_stays_up(api, tmp_path):
     assert all("45.1 million" in r.json()["answer"] for r in replies)
     assert c.get("/api/health").json()["status"] == "ok" and api["proc"].poll() is None
     assert c.get("/docs").status_code == 200 and "openapi" in c.get("/openapi.json").text
+    # With only an API key, the page asks for it too.
+    assert httpx.get(url + "config").status_code == 401
