@@ -36,6 +36,7 @@ class CollectionInfo:
     documents: int
     chunks: int
     updated_at: str | None
+    embedder: str | None = None
 
 
 def check_name(name: str) -> str:
@@ -99,7 +100,12 @@ def info(name: str, index_dir: str | Path | None = None) -> CollectionInfo:
     if manifest is None:
         return CollectionInfo(name, path, 0, 0, None)
     return CollectionInfo(
-        name, path, len(manifest.documents), manifest.chunk_count, str(manifest.updated_at)
+        name,
+        path,
+        len(manifest.documents),
+        manifest.chunk_count,
+        str(manifest.updated_at),
+        manifest.embedder.name,
     )
 
 

@@ -37,7 +37,7 @@ from index.collections import CollectionMissingError
 from index.errors import SeedqaError
 
 from .chat import Chat
-from .pipeline import MAX_QUESTION_CHARS, get_assistant
+from .pipeline import MAX_QUESTION_CHARS, get_assistant, validate_question
 from .queueing import ANSWERING
 from .types import Answer
 from .uploads import MAX_UPLOAD_BYTES, add_files, remove_file
@@ -105,20 +105,24 @@ def _collection_path(root: Path, name: str | None) -> Path:
         raise ApiError(404, str(exc), "not_found_error") from exc
 
 
+def _chat(root: Path, collection: str | None, pairs) -> Chat:
+    """A conversation over the collection holding the client's earlier turns.
+
+    Its answers are taken in turn with every other (the web chat's included):
+    the Assistant serialises them (qa/queueing.py).
+    """
+    return Chat.from_transcript(pairs, get_assistant(_collection_path(root, collection)))
+
+
 def _answer(root: Path, collection: str | None, question: str, pairs) -> Answer:
-    """Answer in turn with every other request (the web chat's included)."""
-    chat = Chat.from_transcript(pairs, get_assistant(_collection_path(root, collection)))
-    with ANSWERING:
-        return chat.ask(question)
+    return _chat(root, collection, pairs).ask(question)
 
 
 def _stream(root: Path, collection: str | None, question: str, pairs) -> Iterator[str | Answer]:
-    """The answer's text pieces as they are read, then the checked Answer; in turn."""
-    chat = Chat.from_transcript(pairs, get_assistant(_collection_path(root, collection)))
-    with ANSWERING:
-        yield from chat.stream(question)
-    assert chat.last is not None
-    yield chat.last
+    """The answer's text pieces as they are read, then the checked Answer."""
+    chat = _chat(root, collection, pairs)
+    yield from chat.stream(question)
+    yield chat.history[-1].answer
 
 
 def answer_json(answer: Answer, collection: str | None) -> dict:
@@ -182,8 +186,7 @@ def _chat_turns(request: ChatRequest) -> tuple[str, list[tuple[str, str]]]:
     if pending is not None:
         pairs.append((pending, ""))
     question = _text_of(turns[-1])
-    if len(question) > MAX_QUESTION_CHARS:
-        raise ApiError(400, f"The question is longer than {MAX_QUESTION_CHARS:,} characters.")
+    validate_question(question)  # empty or too long: a 400 before any stream starts
     return question, pairs[-MAX_HISTORY:]
 
 
@@ -270,15 +273,12 @@ class BodyLimit:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or not scope["path"].startswith(("/api/", "/v1/")):
             return await self.app(scope, receive, send)
-        limit = (
-            MAX_UPLOAD_BYTES + 64 * 1024
-            if scope["path"].endswith("/documents")
-            else (self.json_limit)
-        )
+        uploading = scope["path"].endswith("/documents")
+        limit = MAX_UPLOAD_BYTES + 64 * 1024 if uploading else self.json_limit
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            return await _too_large(send, limit)
+            return await _too_large(scope, receive, send, limit)
         seen = 0
 
         async def counted():
@@ -293,31 +293,17 @@ class BodyLimit:
         try:
             return await self.app(scope, counted, send)
         except _BodyTooLarge:
-            return await _too_large(send, limit)
+            return await _too_large(scope, receive, send, limit)
 
 
 class _BodyTooLarge(Exception):
     pass
 
 
-async def _too_large(send, limit: int) -> None:
-    body = json.dumps(
-        {
-            "error": {
-                "message": f"The request body is larger than {limit // 1024:,} KB.",
-                "type": "invalid_request_error",
-                "code": 413,
-            }
-        }
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+async def _too_large(scope, receive, send, limit: int) -> None:
+    response = _error(413, f"The request body is larger than {limit // 1024:,} KB.")
+    response.headers["connection"] = "close"
+    await response(scope, receive, send)
 
 
 def _error(status: int, message: str, kind: str = "invalid_request_error") -> JSONResponse:
@@ -380,8 +366,7 @@ def build_api(
     @app.post("/api/ask", tags=["answers"], dependencies=[guard])
     async def ask(body: AskRequest, stream: bool = Query(False)):
         """Answer a question from a collection; ``?stream=true`` sends server-sent events."""
-        if not body.question.strip():
-            raise ApiError(400, "Ask a question: the text is empty.")
+        validate_question(body.question)  # an InputError is a 400 before any stream starts
         pairs = [(h.question, h.answer) for h in body.history]
         _collection_path(root, body.collection)  # a 404 before any stream starts
         if not stream:
@@ -414,24 +399,17 @@ def build_api(
 
     @app.delete("/api/collections/{name}", tags=["collections"], dependencies=[guard])
     def delete(name: str) -> dict:
-        collections.check_name(name)
         collections.delete(name, root)
         return {"deleted": name}
 
     @app.get("/api/collections/{name}", tags=["collections"], dependencies=[guard])
     def status(name: str) -> dict:
         """Documents, chunks, embedder and last update of one collection."""
-        collections.check_name(name)
         info = collections.info(name, root)
-        manifest = read_manifest(info.path)
-        return {
-            **_info_json(info),
-            "embedder": manifest.embedder.name if manifest else None,
-        }
+        return {**_info_json(info), "embedder": info.embedder}
 
     @app.get("/api/collections/{name}/documents", tags=["documents"], dependencies=[guard])
     def documents(name: str) -> dict:
-        collections.check_name(name)
         manifest = read_manifest(_collection_path(root, name))
         docs = manifest.documents if manifest else {}
         return {
@@ -443,7 +421,6 @@ def build_api(
     @app.post("/api/collections/{name}/documents", tags=["documents"], dependencies=[guard])
     async def upload(name: str, files: Annotated[list[UploadFile], File()]) -> dict:
         """Add documents (the web page's types and 20 MB limit); indexed before the reply."""
-        collections.check_name(name)
         path = _collection_path(root, name)
         with tempfile.TemporaryDirectory(prefix="seedqa-upload-") as tmp:
             saved = []
@@ -478,7 +455,6 @@ def build_api(
         dependencies=[guard],
     )
     def remove(name: str, source: str) -> dict:
-        collections.check_name(name)
         remove_file(_collection_path(root, name), source)
         return {"removed": source}
 
@@ -503,12 +479,8 @@ def build_api(
         the last chunk when streaming).
         """
         question, pairs = _chat_turns(body)
-        if not question.strip():
-            raise ApiError(400, "The last user message is empty: ask a question.")
         collection = _collection_of_model(body.model)
-        if collection is not None:
-            collections.check_name(collection)
-        _collection_path(root, collection)
+        _collection_path(root, collection)  # a bad or unknown name fails before any stream
         stream_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         if not body.stream:
             answer = await run_in_threadpool(_answer, root, collection, question, pairs)

@@ -34,6 +34,7 @@ from .grounding import (
     missing_terms,
     supported,
 )
+from .queueing import ANSWERING
 from .reader import Reader, get_reader
 from .retrieval import Hit, HybridRetriever
 from .shapes import (
@@ -191,12 +192,21 @@ class Assistant:
     def _run(
         self, question: str, history: Sequence[Turn], on_text: Callable[[str], None] | None
     ) -> Answer:
-        s = self.settings
         question = validate_question(question)
-        self.retriever()  # a changed index is reloaded before the clock starts
-        self.warm_up()  # one-time model loading is not this question's latency
-        if s.synthesiser == "reader":
-            return self._run_reader(question, history, on_text)
+        # One answer at a time per process, in arrival order, whichever way the
+        # question came in (web chat, API, Python): qa/queueing.py.
+        with ANSWERING:
+            self.retriever()  # a changed index is reloaded before the clock starts
+            self.warm_up()  # one-time model loading is not this question's latency
+            if self.settings.synthesiser == "reader":
+                return self._run_reader(question, history, on_text)
+            return self._run_gemma(question, history, on_text)
+
+    def _run_gemma(
+        self, question: str, history: Sequence[Turn], on_text: Callable[[str], None] | None
+    ) -> Answer:
+        """Gemma's flow (``gemma``, or ``combined`` with the reader deciding whether to answer)."""
+        s = self.settings
         t0 = time.perf_counter()
         resolved, hits, evidence = self.gather(question, history)
         t1 = time.perf_counter()
@@ -230,17 +240,15 @@ class Assistant:
             min_first_step_mass=s.min_first_step_mass,
             min_question_gain=s.min_question_gain,
         )
-        facts = Facts(instructions=looks_like_injection(question))
-        if facts.instructions or evidence is None:
-            return done(decide(replace(facts, retrieved=0), rules))
+        facts = Facts(
+            instructions=looks_like_injection(question),
+            retrieved=0 if evidence is None else len(hits),
+        )
+        if not (decision := decide(facts, rules)).answered:
+            return done(decision)
         signals["similarity"] = evidence.best_similarity
         missing = missing_terms(resolved.prompt_question, " ".join(h.chunk.text for h in hits))
-        facts = replace(
-            facts,
-            retrieved=len(hits),
-            unmentioned=tuple(missing),
-            similarity=evidence.best_similarity,
-        )
+        facts = replace(facts, unmentioned=tuple(missing), similarity=evidence.best_similarity)
         if not (decision := decide(facts, rules)).answered:
             return done(decision)
         if combined:

@@ -23,7 +23,6 @@ from index.errors import InputError, SeedqaError
 from .chat import Chat
 from .followups import Turn
 from .pipeline import Assistant, get_assistant, warm_up
-from .queueing import ANSWERING
 from .types import Answer
 from .uploads import MAX_UPLOAD_BYTES, UPLOADS, add_files, remove_file
 from .wording import counted
@@ -151,11 +150,10 @@ class WebApp:
             # (gr.State keeps plain data; the Assistant behind it is shared).
             chat = Chat(assistant=self.assistant_for(collection), history=turns)
             shown = ""
-            with ANSWERING:
-                for piece in chat.stream(question):
-                    shown += piece
-                    current = (question, html.escape(shown.strip()) + " ▌")
-                    yield self.render(turns, pending, current), turns
+            for piece in chat.stream(question):  # in turn with every other answer
+                shown += piece
+                current = (question, html.escape(shown.strip()) + " ▌")
+                yield self.render(turns, pending, current), turns
             turns = chat.history
             yield self.render(turns, pending), turns
         except SeedqaError as exc:
