@@ -1,14 +1,16 @@
 # `make serve` and `make test` set up .venv on first use: CPU torch first (pinned,
 # so pip never pulls a CUDA build), then the project with its test tools, the [eval]
 # extra (the stock llama-index baseline, report plots) and [research] (research/ scripts).
-# `make test` also installs Debian's Chromium for the browser tests.
+# `make test` also installs Debian's Chromium for the browser tests, and PostgreSQL with
+# pgvector for the server store's tests (tools/install_postgres.sh: Debian's packages, or
+# pgvector built from Debian's source package where none is packaged, as on Debian 12).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: serve test lint format index browser clean bench reader
+.PHONY: serve test lint format index browser postgres clean bench reader
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,10 +22,13 @@ $(STAMP): pyproject.toml
 browser:
 	@[ -x /usr/bin/chromium ] || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
 
+postgres:
+	@sh tools/install_postgres.sh
+
 serve: $(STAMP)
 	GRADIO_ANALYTICS_ENABLED=False $(BIN)/seedqa serve
 
-test: $(STAMP) browser
+test: $(STAMP) browser postgres
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python tools/check_layers.py

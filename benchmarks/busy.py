@@ -48,8 +48,8 @@ def run(squad: Path, questions: int) -> dict:
     step = max(1, len(dataset.cases) // questions)
     asked = [c.case.question for c in dataset.cases[::step][:questions]]
     index_dir, holder = prepare_index(dataset)
-    folder = index_dir.parent / dataset.name
-    other = index_dir.parent / "busy-index"
+    folder = holder.documents
+    other = Path(holder.name) / "busy-index"
     try:
         assistant = Assistant(index_dir)
         assistant.warm_up()

@@ -46,9 +46,41 @@ import click
     default=None,
     help="Keep the corpus and indexes here (default: a temporary folder, removed).",
 )
-def bench_cmd(size, chunks, squad, out, questions, quick, workdir) -> None:
+@click.option(
+    "--store",
+    default=None,
+    metavar="URL",
+    help="Compare the PostgreSQL store at URL with the embedded one instead "
+    "(hit@5, search latency, recall@10 at the corpus size).",
+)
+def bench_cmd(size, chunks, squad, out, questions, quick, workdir, store) -> None:
     """Measure indexing and answering speed against stock baselines; print PASS/FAIL."""
     from benchmarks.run import SIZES, run_bench
+
+    if store is not None:
+        import sys
+        import tempfile
+
+        from benchmarks.stores import run_store_bench
+        from index import use_store
+
+        use_store(store)  # checks the URL
+        use_store(None)  # each phase names the store it measures
+        holder = None if workdir else tempfile.TemporaryDirectory(prefix="seedqa-bench-")
+        try:
+            run_store_bench(
+                store,
+                chunks or SIZES[size],
+                squad=squad,
+                out=Path(out),
+                workdir=Path(workdir or holder.name),
+                questions=4 if quick else questions,
+                progress=sys.stderr.isatty(),
+            )
+        finally:
+            if holder is not None:
+                holder.cleanup()
+        return
 
     run_bench(
         chunks or SIZES[size],

@@ -4,6 +4,8 @@
     python benchmarks/load.py --url http://127.0.0.1:7860/   # a server you started
     python benchmarks/load.py --clients 10 --json
     python benchmarks/load.py --via api             # the REST API instead of the web chat
+    python benchmarks/load.py --url http://127.0.0.1:7860/ --url http://127.0.0.1:7861/
+                                                    # replicas of one PostgreSQL store
 
 Each of ``--clients`` threads is one user. With ``--via web`` (the default)
 each has its own Gradio sessions (the real ``gradio_client``, the same queue
@@ -87,6 +89,7 @@ class Reply:
 class LoadReport:
     clients: int
     via: str = "web"
+    replicas: int = 1
     sent: int = 0
     replies: list[Reply] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -122,6 +125,7 @@ class LoadReport:
     def summary(self) -> dict:
         return {
             "via": self.via,
+            "replicas": self.replicas,
             "clients": self.clients,
             "questions_sent": self.sent,
             "replies": len(self.replies),
@@ -219,11 +223,13 @@ def _ask_api(url: str, client_id: int, turns: list[Question], report: LoadReport
             history.append({"question": question[0], "answer": answer["answer"]})
 
 
-def one_user(url: str, client_id: int, per_user: int, report: LoadReport, via: str) -> None:
+def one_user(urls: list[str], client_id: int, per_user: int, report: LoadReport, via: str) -> None:
+    """One user's questions; with several replicas its sessions go round them."""
     conversation = CONVERSATIONS[client_id % len(CONVERSATIONS)]
-    ask_conversation(url, client_id, conversation, report, via)
+    ask_conversation(urls[client_id % len(urls)], client_id, conversation, report, via)
     for k in range(per_user - len(conversation)):
         question = STANDALONE[(client_id + k) % len(STANDALONE)]
+        url = urls[(client_id + k + 1) % len(urls)]
         ask_conversation(url, client_id, [question], report, via)
 
 
@@ -281,24 +287,33 @@ def server_alive(url: str) -> bool:
 
 
 def run_load(
-    url: str, clients: int = 10, per_user: int = 5, upload_delay: float = 3.0, via: str = "web"
+    url: str | list[str],
+    clients: int = 10,
+    per_user: int = 5,
+    upload_delay: float = 3.0,
+    via: str = "web",
 ) -> LoadReport:
-    """Run the load against ``url``; the report says what came back and how fast."""
-    report = LoadReport(clients=clients, sent=clients * per_user, via=via)
+    """Run the load against ``url`` (or replicas of one store, round-robin).
+
+    The upload goes through the first replica; the uploaded document is then
+    asked about through the last, so with replicas it must have crossed over.
+    """
+    urls = [url] if isinstance(url, str) else list(url)
+    report = LoadReport(clients=clients, sent=clients * per_user, via=via, replicas=len(urls))
     start = time.perf_counter()
-    uploader = threading.Thread(target=upload, args=(url, report, upload_delay, via))
+    uploader = threading.Thread(target=upload, args=(urls[0], report, upload_delay, via))
     uploader.start()
     with ThreadPoolExecutor(max_workers=clients) as pool:
-        futures = [pool.submit(one_user, url, i, per_user, report, via) for i in range(clients)]
+        futures = [pool.submit(one_user, urls, i, per_user, report, via) for i in range(clients)]
         for f in futures:
             f.result()
     uploader.join()
     report.wall_seconds = time.perf_counter() - start
     after: LoadReport = LoadReport(clients=1)
-    ask_conversation(url, -1, [UPLOAD_QUESTION], after, via)
+    ask_conversation(urls[-1], -1, [UPLOAD_QUESTION], after, via)
     report.after_upload = after.replies[0] if after.replies else None
     report.errors.extend(after.errors)
-    report.server_up = server_alive(url)
+    report.server_up = all(server_alive(u) for u in urls)
     return report
 
 
@@ -333,7 +348,12 @@ def start_server(work: Path) -> tuple[subprocess.Popen, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--url", help="a running server (default: start one on 127.0.0.1)")
+    parser.add_argument(
+        "--url",
+        action="append",
+        help="a running server (default: start one on 127.0.0.1); repeat it for replicas "
+        "of one store, asked round-robin",
+    )
     parser.add_argument("--clients", type=int, default=10)
     parser.add_argument("--per-client", type=int, default=5, help="questions per client (>= 2)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -348,7 +368,8 @@ def main(argv: list[str] | None = None) -> int:
     url = args.url
     if url is None:
         work = Path(tempfile.mkdtemp(prefix="seedqa-load-server-"))
-        proc, url = start_server(work)
+        proc, started = start_server(work)
+        url = [started]
     try:
         report = run_load(url, args.clients, args.per_client, via=args.via)
     finally:

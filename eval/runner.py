@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import sys
 import tempfile
 from collections.abc import Callable
@@ -12,7 +13,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from index import update_index
+from index import open_store, store_url, update_index
+from index.config import COLLECTIONS_FOLDER
 from qa import Answer, Chat
 from qa.pipeline import Assistant
 
@@ -48,15 +50,39 @@ class SystemRun:
     results: list[CaseResult] = field(default_factory=list)
 
 
-def prepare_index(dataset: Dataset) -> tuple[Path, tempfile.TemporaryDirectory]:
+class ScratchIndex(tempfile.TemporaryDirectory):
+    """A temporary folder holding a dataset's documents and its index.
+
+    The index is a collection of its own (``collections/eval-XXXX``), so with a
+    server store (``--store``) the dataset lands in a scratch collection, never
+    in the default one, and :meth:`cleanup` deletes that collection too.
+    """
+
+    def __init__(self, dataset: Dataset) -> None:
+        super().__init__(prefix="seedqa-eval-")
+        self.documents = Path(self.name) / dataset.name
+        scratch = f"eval-{secrets.token_hex(6)}"
+        self.index_dir = Path(self.name) / COLLECTIONS_FOLDER / scratch
+
+    def cleanup(self) -> None:
+        store = open_store(self.index_dir)
+        if store_url() is not None and store.exists():
+            store.delete()
+        super().cleanup()
+
+
+def prepare_index(dataset: Dataset) -> tuple[Path, ScratchIndex]:
     """Index a dataset's own documents in a temporary folder (removed with ``holder``)."""
-    holder = tempfile.TemporaryDirectory(prefix="seedqa-eval-")
-    folder = Path(holder.name) / dataset.name
-    folder.mkdir(parents=True)
+    holder = ScratchIndex(dataset)
+    holder.documents.mkdir(parents=True)
     for name, text in dataset.documents.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    update_index([folder], Path(holder.name) / "index", progress=sys.stderr.isatty())
-    return Path(holder.name) / "index", holder
+        (holder.documents / name).write_text(text, encoding="utf-8")
+    try:
+        update_index([holder.documents], holder.index_dir, progress=sys.stderr.isatty())
+    except BaseException:
+        holder.cleanup()
+        raise
+    return holder.index_dir, holder
 
 
 def run_dataset(

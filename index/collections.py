@@ -12,16 +12,14 @@ before they touch the file system: lower-case letters, digits, ``-`` and
 from __future__ import annotations
 
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import resolve_index_dir
+from .config import COLLECTIONS_FOLDER, resolve_index_dir
 from .errors import InputError, SeedqaError
-from .store import read_manifest, write_lock
+from .stores import DEFAULT_COLLECTION, FileStore, open_store, store_url
 
-DEFAULT_COLLECTION = "default"
-FOLDER = "collections"
+FOLDER = COLLECTIONS_FOLDER
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
@@ -60,7 +58,7 @@ def collection_dir(name: str | None = None, index_dir: str | Path | None = None)
 def exists(name: str | None, index_dir: str | Path | None = None) -> bool:
     if name is None or name == DEFAULT_COLLECTION:
         return True
-    return collection_dir(name, index_dir).is_dir()
+    return open_store(collection_dir(name, index_dir)).exists()
 
 
 def require(name: str | None, index_dir: str | Path | None = None) -> Path:
@@ -78,7 +76,8 @@ def require(name: str | None, index_dir: str | Path | None = None) -> Path:
 def create(name: str, index_dir: str | Path | None = None) -> Path:
     """Make an empty collection (no error if it exists)."""
     path = collection_dir(check_name(name), index_dir)
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(parents=True, exist_ok=True)  # local state (upload staging) for either store
+    open_store(path).create()
     return path
 
 
@@ -87,16 +86,15 @@ def delete(name: str, index_dir: str | Path | None = None) -> None:
     if name == DEFAULT_COLLECTION:
         raise InputError("The default collection cannot be deleted; remove its documents instead.")
     path = require(name, index_dir)
-    with write_lock(path):  # no writer is half-way through it
-        doomed = path.with_name(f".deleting-{path.name}")
-        shutil.rmtree(doomed, ignore_errors=True)
-        path.rename(doomed)  # gone from listings at once, even if the removal below is cut
-    shutil.rmtree(doomed, ignore_errors=True)
+    store = open_store(path)
+    store.delete()
+    if not isinstance(store, FileStore) and path.is_dir():
+        FileStore(path).delete()  # its local state too
 
 
 def info(name: str, index_dir: str | Path | None = None) -> CollectionInfo:
     path = require(name, index_dir)
-    manifest = read_manifest(path)
+    manifest = open_store(path).manifest()
     if manifest is None:
         return CollectionInfo(name, path, 0, 0, None)
     return CollectionInfo(
@@ -113,7 +111,12 @@ def list_collections(index_dir: str | Path | None = None) -> list[CollectionInfo
     """The default collection first, then the named ones by name."""
     root = resolve_index_dir(index_dir)
     names = [DEFAULT_COLLECTION]
-    folder = root / FOLDER
-    if folder.is_dir():
-        names += sorted(p.name for p in folder.iterdir() if p.is_dir() and _NAME.match(p.name))
+    if store_url() is not None:
+        from .pgstore import collection_names
+
+        names += [n for n in collection_names(store_url()) if n != DEFAULT_COLLECTION]
+    else:
+        folder = root / FOLDER
+        if folder.is_dir():
+            names += sorted(p.name for p in folder.iterdir() if p.is_dir() and _NAME.match(p.name))
     return [info(n, index_dir) for n in names]

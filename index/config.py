@@ -14,6 +14,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 DEFAULT_INDEX_DIR = ".seedqa/index"
+# Named collections live in <index dir>/collections/NAME (index.collections).
+COLLECTIONS_FOLDER = "collections"
 # 2: the embedder records its backend (int8 ONNX vectors differ from fp32 ones).
 FORMAT_VERSION = 2
 

@@ -2,8 +2,9 @@
 
 Documents are compared with the manifest by sha256: unchanged ones keep their
 chunks and embeddings (nothing is re-embedded), changed ones are replaced,
-files gone from an indexed folder are removed. ``ingest_batch`` is a function of
-a batch of documents, so a distributed runner could call it per shard.
+files gone from an indexed folder are removed. The store (files or PostgreSQL,
+:mod:`index.stores`) commits the result; reading, chunking and embedding run
+here or on Dask workers (:mod:`index.distributed`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,21 +20,15 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .chunking import chunk_text
+from .batch import BatchResult, ingest_batch
 from .config import ChunkingConfig, resolve_index_dir
 from .documents import Document, SourceFile, UnreadableFile, discover, load_document, sha256_file
 from .embedding import Embedder, get_embedder
 from .errors import InputError
-from .store import (
-    Chunk,
-    DocumentEntry,
-    Manifest,
-    StoredIndex,
-    check_compatible,
-    commit_generation,
-    read_manifest,
-    write_lock,
-)
+from .store import DocumentEntry, check_compatible
+from .stores import open_store
+
+__all__ = ["UpdateReport", "ensure_index", "ingest_batch", "remove_documents", "update_index"]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +38,7 @@ class UpdateReport:
     """What one ``seedqa index`` run did, for the CLI and the UI to show."""
 
     index_dir: Path
+    location: str = ""  # where it was written (the folder, or the database and collection)
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
@@ -57,39 +53,6 @@ class UpdateReport:
     @property
     def changed(self) -> bool:
         return bool(self.added or self.updated or self.removed)
-
-
-def ingest_batch(
-    documents: Sequence[Document],
-    embedder: Embedder,
-    chunking: ChunkingConfig,
-    *,
-    progress: bool = False,
-    timings: dict[str, float] | None = None,
-) -> tuple[list[Chunk], np.ndarray]:
-    """Chunk and embed a batch of documents; the pure part of indexing.
-
-    ``timings`` (if given) receives the seconds spent chunking and embedding.
-    """
-    t0 = time.perf_counter()
-    chunks: list[Chunk] = []
-    for doc in documents:
-        for span in chunk_text(doc.text, embedder.count_tokens, chunking):
-            chunks.append(
-                Chunk(
-                    doc.source,
-                    span.start,
-                    span.end,
-                    doc.text[span.start : span.end],
-                    span.sentences,
-                )
-            )
-    t1 = time.perf_counter()
-    vectors = embedder.embed([c.text for c in chunks], progress=progress and len(chunks) > 64)
-    if timings is not None:
-        timings["chunk"] = timings.get("chunk", 0.0) + t1 - t0
-        timings["embed"] = timings.get("embed", 0.0) + time.perf_counter() - t1
-    return chunks, vectors
 
 
 DEFAULT_CORPUS = Path("seeds")
@@ -107,7 +70,7 @@ def ensure_index(
     (indexing takes a few seconds). Returns whether it indexed.
     """
     path = resolve_index_dir(index_dir)
-    if read_manifest(path) is not None or not DEFAULT_CORPUS.is_dir():
+    if open_store(path).manifest() is not None or not DEFAULT_CORPUS.is_dir():
         return False
     announce(f"No index yet: indexing {DEFAULT_CORPUS}/ first.")
     update_index([DEFAULT_CORPUS], path, progress=False)
@@ -123,20 +86,24 @@ def update_index(
     embedder: Embedder | None = None,
     progress: bool | None = None,
     on_file: Callable[[str, str], None] | None = None,
+    workers: int | str | None = None,
 ) -> UpdateReport:
     """Bring the index up to date with ``paths`` (folders are scanned recursively).
 
     ``on_file(source, status)`` is told about each file as it is handled, for a
-    UI that shows per-file messages.
+    UI that shows per-file messages. ``workers`` (a number of local processes
+    or a Dask scheduler address) reads, chunks and embeds on Dask workers; a
+    server store then commits each batch as it arrives, one transaction each.
     """
     index_dir = resolve_index_dir(index_dir)
+    store = open_store(index_dir)
     embedder = embedder or get_embedder()
     progress = sys.stderr.isatty() if progress is None else progress
     paths = list(paths)
     if not paths:
         raise InputError("Nothing to index: give at least one file or folder.")
     files, unsupported = discover(paths)
-    report = UpdateReport(index_dir=index_dir, skipped=list(unsupported))
+    report = UpdateReport(index_dir=index_dir, location=store.location, skipped=list(unsupported))
     if not files:
         where = ", ".join(str(p) for p in paths)
         raise InputError(
@@ -144,8 +111,8 @@ def update_index(
         )
     notify = on_file or (lambda source, status: None)
 
-    with write_lock(index_dir):
-        previous = None if rebuild else read_manifest(index_dir)
+    with store.lock():
+        previous = None if rebuild else store.manifest()
         if previous is not None:
             check_compatible(previous, embedder.info, index_dir)
             chunking = chunking or previous.chunking
@@ -176,78 +143,154 @@ def update_index(
             by_hash[digest] = file.source
             fresh.add(file.source)
             to_read.append((file, digest))
-
-        t_read = time.perf_counter()
-        timings["check"] = t_read - t_start
-        documents: list[Document] = []
-        stale: set[str] = set()
-        for file, digest in tqdm(to_read, desc="Reading", unit="file", disable=not progress):
-            try:
-                documents.append(load_document(file, digest))
-            except UnreadableFile as exc:
-                report.skipped.append((file.source, str(exc)))
-                notify(file.source, f"skipped: {exc}")
-                if file.source in old_docs:
-                    stale.add(file.source)  # never answer from a version that changed
-
-        timings["read"] = time.perf_counter() - t_read
+        timings["check"] = time.perf_counter() - t_start
         roots = [Path(p).expanduser().resolve() for p in paths]
-        for source, entry in old_docs.items():
-            path = Path(entry.path)
-            gone = source not in seen and any(r.is_dir() and path.is_relative_to(r) for r in roots)
-            if gone or source in stale:
-                report.removed.append(source)
-                notify(source, "removed")
-
-        replaced = {d.source for d in documents}
-        for d in documents:
-            (report.updated if d.source in old_docs else report.added).append(d.source)
-            notify(d.source, "updated" if d.source in old_docs else "added")
-
-        if not (replaced or report.removed) and previous is not None:
+        gone = [
+            source
+            for source, entry in old_docs.items()
+            if source not in seen
+            and any(r.is_dir() and Path(entry.path).is_relative_to(r) for r in roots)
+        ]
+        if not (to_read or gone) and previous is not None:
             report.documents, report.chunks = len(old_docs), previous.chunk_count
             return report
 
-        new_chunks, new_vectors = ingest_batch(
-            documents, embedder, chunking, progress=progress, timings=timings
+        docs_out = {s: e for s, e in old_docs.items() if s not in gone}
+        for source in gone:
+            report.removed.append(source)
+            notify(source, "removed")
+        drop: set[str] = set(gone)
+        pending: list[BatchResult] = []
+        batches = (
+            _local_batches(to_read, embedder, chunking, progress, timings)
+            if workers is None
+            else _worker_batches(to_read, workers, chunking, embedder, progress)
         )
-        t_index = time.perf_counter()
-        report.embedded_chunks = len(new_chunks)
-        drop = replaced | set(report.removed)
-        kept_chunks, kept_vectors = _kept(index_dir, previous, embedder, drop)
-
-        now = datetime.now(UTC).isoformat(timespec="seconds")
-        docs_out = {s: e for s, e in old_docs.items() if s not in drop}
-        counts: dict[str, int] = {}
-        for c in new_chunks:
-            counts[c.source] = counts.get(c.source, 0) + 1
-        for d in documents:
-            docs_out[d.source] = DocumentEntry(
-                sha256=d.sha256,
-                path=str(d.path),
-                chunks=counts.get(d.source, 0),
-                chars=len(d.text),
-                indexed_at=now,
-            )
-        all_chunks = kept_chunks + new_chunks
-        all_vectors = np.concatenate([kept_vectors, new_vectors]).astype(np.float32)
-        commit_generation(
-            index_dir, all_chunks, all_vectors, docs_out, embedder.info, chunking, previous
-        )
-        report.documents, report.chunks = len(docs_out), len(all_chunks)
-        timings["index"] = time.perf_counter() - t_index
+        t_index = 0.0
+        for batch in batches:
+            drop |= _take(batch, old_docs, docs_out, report, notify)
+            if workers is not None and store.incremental:
+                t0 = time.perf_counter()
+                previous = _commit(store, previous, drop, docs_out, [batch], embedder, chunking)
+                t_index += time.perf_counter() - t0
+                drop = set()
+            else:
+                pending.append(batch)
+        t0 = time.perf_counter()
+        if any(b.documents for b in pending) or drop or previous is None:
+            previous = _commit(store, previous, drop, docs_out, pending, embedder, chunking)
+        timings["index"] = t_index + time.perf_counter() - t0
+        report.embedded_chunks = sum(d.chunks for s, d in docs_out.items() if s in fresh)
+        report.documents, report.chunks = len(docs_out), previous.chunk_count
         return report
+
+
+def _local_batches(
+    to_read: list[tuple[SourceFile, str]],
+    embedder: Embedder,
+    chunking: ChunkingConfig,
+    progress: bool,
+    timings: dict[str, float],
+) -> Iterator[BatchResult]:
+    """Everything in this process, as one batch (one embedding pass, one progress bar)."""
+    t_read = time.perf_counter()
+    documents: list[Document] = []
+    skipped: list[tuple[str, str]] = []
+    for file, digest in tqdm(to_read, desc="Reading", unit="file", disable=not progress):
+        try:
+            documents.append(load_document(file, digest))
+        except UnreadableFile as exc:
+            skipped.append((file.source, str(exc)))
+    timings["read"] = time.perf_counter() - t_read
+    chunks, vectors = ingest_batch(
+        documents, embedder, chunking, progress=progress, timings=timings
+    )
+    meta = [(d.source, d.sha256, str(d.path), len(d.text)) for d in documents]
+    yield BatchResult(meta, skipped, chunks, vectors)
+
+
+def _worker_batches(
+    to_read: list[tuple[SourceFile, str]],
+    workers: int | str,
+    chunking: ChunkingConfig,
+    embedder: Embedder,
+    progress: bool,
+) -> Iterator[BatchResult]:
+    from .distributed import client_for, map_batches
+
+    if not to_read:
+        return
+    with (
+        client_for(workers) as client,
+        tqdm(total=len(to_read), desc="Indexing", unit="file", disable=not progress) as bar,
+    ):
+        for batch in map_batches(client, to_read, chunking, embedder.info.backend):
+            bar.update(len(batch.documents) + len(batch.skipped))
+            yield batch
+
+
+def _take(
+    batch: BatchResult,
+    old_docs: dict[str, DocumentEntry],
+    docs_out: dict[str, DocumentEntry],
+    report: UpdateReport,
+    notify: Callable[[str, str], None],
+) -> set[str]:
+    """Record a batch's documents in ``docs_out``; the old sources it replaces or drops."""
+    drop: set[str] = set()
+    for source, reason in batch.skipped:
+        report.skipped.append((source, reason))
+        notify(source, f"skipped: {reason}")
+        if source in old_docs:  # never answer from a version that changed
+            drop.add(source)
+            docs_out.pop(source, None)
+            report.removed.append(source)
+            notify(source, "removed")
+    counts: dict[str, int] = {}
+    for c in batch.chunks:
+        counts[c.source] = counts.get(c.source, 0) + 1
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    for source, digest, path, chars in batch.documents:
+        replaced = source in old_docs
+        (report.updated if replaced else report.added).append(source)
+        notify(source, "updated" if replaced else "added")
+        if replaced:
+            drop.add(source)
+        docs_out[source] = DocumentEntry(
+            sha256=digest, path=path, chunks=counts.get(source, 0), chars=chars, indexed_at=now
+        )
+    return drop
+
+
+def _commit(store, previous, drop, docs_out, batches, embedder, chunking):
+    chunks = [c for b in batches for c in b.chunks]
+    dim = embedder.info.dim
+    vectors = (
+        np.concatenate([b.vectors.reshape(-1, dim) for b in batches]).astype(np.float32)
+        if batches
+        else np.zeros((0, dim), dtype=np.float32)
+    )
+    return store.commit(
+        previous,
+        drop=drop,
+        documents=dict(docs_out),
+        chunks=chunks,
+        vectors=vectors,
+        embedder=embedder.info,
+        chunking=chunking,
+    )
 
 
 def remove_documents(sources: Iterable[str], index_dir: str | Path | None = None) -> UpdateReport:
     """Drop documents from the index by their ``source`` name."""
     index_dir = resolve_index_dir(index_dir)
+    store = open_store(index_dir)
     embedder = get_embedder()
-    report = UpdateReport(index_dir=index_dir)
-    with write_lock(index_dir):
-        previous = read_manifest(index_dir)
+    report = UpdateReport(index_dir=index_dir, location=store.location)
+    with store.lock():
+        previous = store.manifest()
         if previous is None:
-            raise InputError(f"No index in {index_dir}: nothing to remove.")
+            raise InputError(f"No index in {store.location}: nothing to remove.")
         check_compatible(previous, embedder.info, index_dir)
         wanted = set(sources)
         unknown = sorted(wanted - previous.documents.keys())
@@ -256,13 +299,10 @@ def remove_documents(sources: Iterable[str], index_dir: str | Path | None = None
                 f"Not in the index: {', '.join(unknown)}. "
                 "See `seedqa status` for the indexed documents."
             )
-        chunks, vectors = _kept(index_dir, previous, embedder, wanted)
         docs = {s: e for s, e in previous.documents.items() if s not in wanted}
-        commit_generation(
-            index_dir, chunks, vectors, docs, embedder.info, previous.chunking, previous
-        )
+        manifest = _commit(store, previous, wanted, docs, [], embedder, previous.chunking)
         report.removed = sorted(wanted)
-        report.documents, report.chunks = len(docs), len(chunks)
+        report.documents, report.chunks = len(docs), manifest.chunk_count
     return report
 
 
@@ -272,13 +312,3 @@ def _still_there(source: str, old_docs: dict[str, DocumentEntry], fresh: set[str
         return True
     entry = old_docs.get(source)
     return entry is not None and Path(entry.path).exists()
-
-
-def _kept(
-    index_dir: Path, previous: Manifest | None, embedder: Embedder, drop: set[str]
-) -> tuple[list[Chunk], np.ndarray]:
-    if previous is None or previous.chunk_count == 0:
-        return [], np.zeros((0, embedder.info.dim), dtype=np.float32)
-    old = StoredIndex(index_dir, previous)
-    keep = [i for i, c in enumerate(old.chunks) if c.source not in drop]
-    return [old.chunks[i] for i in keep], np.asarray(old.embeddings[keep], dtype=np.float32)

@@ -332,6 +332,12 @@ class StoredIndex:
     def chunks_of(self, source: str) -> list[int]:
         return [i for i, c in enumerate(self.chunks) if c.source == source]
 
+    def rows(self, ids: Sequence[int]) -> list[tuple[int, Chunk, np.ndarray]]:
+        """The chunks and vectors of rows ``ids``, in that order (retrieval's one read)."""
+        ids = [int(i) for i in ids]
+        vectors = np.asarray(self.embeddings[ids], dtype=np.float32) if ids else []
+        return [(i, self.chunks[i], v) for i, v in zip(ids, vectors, strict=True)]
+
 
 class ChunkTable(Sequence[Chunk]):
     """The chunks of a generation, parsed on access from a memory-mapped chunks.jsonl.

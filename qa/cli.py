@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from index import collections, ensure_index, resolve_index_dir
+from index import collections, ensure_index, open_store, resolve_index_dir, use_store
 from index.config import DEFAULT_INDEX_DIR
 from index.errors import IndexMissingError, SeedqaError
 from qa.wording import counted
@@ -58,7 +58,9 @@ def index_dir_option(f=None, *, create: bool = False):
 
     def decorate(f):
         @functools.wraps(f)
-        def run(*args, index_dir: str | None, collection: str | None, **kwargs):
+        def run(*args, index_dir: str | None, collection: str | None, store: str | None, **kwargs):
+            if store is not None:
+                use_store(store)
             named = collection not in (None, collections.DEFAULT_COLLECTION)
             click.get_current_context().meta["seedqa.collection"] = collection if named else None
             if named:
@@ -72,11 +74,19 @@ def index_dir_option(f=None, *, create: bool = False):
             metavar="NAME",
             help="A named collection (default: the default collection).",
         )(run)
+        run = store_option(run)
         return click.option(
             "--index-dir", type=click.Path(file_okay=False), default=None, help=INDEX_DIR_HELP
         )(run)
 
     return decorate(f) if f is not None else decorate
+
+
+STORE_HELP = (
+    "Keep the index in PostgreSQL with pgvector (postgresql://USER@HOST:PORT/DB) instead "
+    "of files in --index-dir; or set SEEDQA_STORE."
+)
+store_option = click.option("--store", default=None, metavar="URL", help=STORE_HELP)
 
 
 def ensure_default_index(index_dir: str | None) -> None:
@@ -90,17 +100,30 @@ def ensure_default_index(index_dir: str | None) -> None:
 @click.argument("paths", nargs=-1, type=click.Path())
 @index_dir_option(create=True)
 @click.option("--rebuild", is_flag=True, help="Ignore the existing index and build it anew.")
+@click.option(
+    "--workers",
+    default=None,
+    metavar="N|tcp://HOST:PORT",
+    help="Read, chunk and embed on Dask workers: N local processes, or a running scheduler.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print only the summary line.")
-def index_cmd(paths: tuple[str, ...], index_dir: str | None, rebuild: bool, quiet: bool) -> None:
+def index_cmd(
+    paths: tuple[str, ...], index_dir: str | None, rebuild: bool, workers: str | None, quiet: bool
+) -> None:
     """Build or update the index from PATHS (files or folders; default: seeds/).
 
     Unchanged documents are not embedded again; changed ones are replaced and
     files removed from an indexed folder leave the index.
     """
     from index import update_index
+    from index.distributed import parse_workers
 
     report = update_index(
-        paths or ["seeds"], index_dir, rebuild=rebuild, progress=None if not quiet else False
+        paths or ["seeds"],
+        index_dir,
+        rebuild=rebuild,
+        progress=None if not quiet else False,
+        workers=parse_workers(workers),
     )
     if not quiet:
         for label, names in (
@@ -117,7 +140,7 @@ def index_cmd(paths: tuple[str, ...], index_dir: str | None, rebuild: bool, quie
         f"{len(report.unchanged)} unchanged, {len(report.skipped)} skipped; "
         f"{counted(report.embedded_chunks, 'chunk')} embedded. "
         f"Index: {counted(report.documents, 'document')}, "
-        f"{counted(report.chunks, 'chunk')} in {report.index_dir}"
+        f"{counted(report.chunks, 'chunk')} in {report.location}"
     )
 
 
@@ -143,14 +166,15 @@ def status_cmd(index_dir: str | None, as_json: bool) -> None:
     from index import read_manifest
 
     path = resolve_index_dir(index_dir)
+    where = open_store(path).location
     manifest = read_manifest(path)
     if manifest is None:
-        raise IndexMissingError(f"No index in {path}. Build one: seedqa index seeds/")
+        raise IndexMissingError(f"No index in {where}. Build one: seedqa index seeds/")
     if as_json:
         click.echo(json.dumps(manifest.model_dump(mode="json", exclude={"files"}), indent=1))
         return
     click.echo(
-        f"Index {path}: {counted(len(manifest.documents), 'document')}, "
+        f"Index {where}: {counted(len(manifest.documents), 'document')}, "
         f"{counted(manifest.chunk_count, 'chunk')}, "
         f"{manifest.embedder.name}, updated {manifest.updated_at}"
     )
@@ -233,6 +257,7 @@ def chat_cmd(index_dir: str | None) -> None:
 
 @cli.command("serve")
 @click.option("--index-dir", type=click.Path(file_okay=False), default=None, help=INDEX_DIR_HELP)
+@store_option
 @click.option(
     "--host",
     default="127.0.0.1",
@@ -256,7 +281,12 @@ def chat_cmd(index_dir: str | None) -> None:
     "(or set SEEDQA_API_KEY).",
 )
 def serve_cmd(
-    index_dir: str | None, host: str, port: int, auth: str | None, api_key: str | None
+    index_dir: str | None,
+    store: str | None,
+    host: str,
+    port: int,
+    auth: str | None,
+    api_key: str | None,
 ) -> None:
     """Open the web chat and the HTTP API (indexes seeds/ first if there is no index yet).
 
@@ -267,6 +297,8 @@ def serve_cmd(
 
     from .ui import check_port, serve
 
+    if store is not None:
+        use_store(store)
     credentials = None
     if auth:
         user, sep, password = auth.partition(":")

@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, Field
 
-from index import get_embedder, load_index, resolve_index_dir
+from index import get_embedder, open_store, resolve_index_dir, store_url
 from index.errors import InputError
+from index.stores import Store, load_from
 
 from . import confidence, ranking
 from .decision import Decision, Facts, Rules, decide
@@ -121,7 +122,7 @@ def validate_question(question: str) -> str:
 
 
 class Assistant:
-    """Answers questions over one index directory; reloads it when it changes."""
+    """Answers questions over one collection; reloads it when a commit changes it."""
 
     def __init__(
         self,
@@ -129,8 +130,12 @@ class Assistant:
         settings: AnswerSettings | None = None,
         *,
         reader: Reader | None = None,
+        store: Store | None = None,
     ):
         self.index_dir = resolve_index_dir(index_dir)
+        # Bound once: the store configured when the assistant is made (files, or
+        # the database in $SEEDQA_STORE) is the one it answers from.
+        self.store = store or open_store(self.index_dir)
         self.settings = settings or AnswerSettings()
         self.embedder = get_embedder()
         self._reader = reader
@@ -139,15 +144,13 @@ class Assistant:
         self._stamp: tuple[int, int] | None = None
 
     def retriever(self) -> HybridRetriever:
-        manifest = self.index_dir / "manifest.json"
-        try:
-            st = manifest.stat()
-            stamp = (st.st_mtime_ns, st.st_ino)
-        except FileNotFoundError:
-            stamp = None
+        # The store's commit stamp (a manifest's mtime and inode, or a database
+        # collection's generation): a change committed by any process, or a
+        # replica, is seen at the next question.
+        stamp = self.store.stamp()
         with self._lock:
             if self._retriever is None or stamp != self._stamp:
-                index = load_index(self.index_dir, self.embedder.info)
+                index = load_from(self.store, self.embedder.info)
                 self._retriever = HybridRetriever(index, self.embedder)
                 self._stamp = stamp
             return self._retriever
@@ -819,17 +822,18 @@ def _chunk_citations(chunk, start: int, end: int) -> tuple[Citation, ...]:
     )
 
 
-_assistants: dict[Path, Assistant] = {}
+_assistants: dict[tuple[str | None, Path], Assistant] = {}
 _assistants_lock = threading.Lock()
 
 
 def get_assistant(index_dir: str | Path | None = None) -> Assistant:
-    """One shared Assistant per index directory (models load once per process)."""
+    """One shared Assistant per store and collection (models load once per process)."""
     path = resolve_index_dir(index_dir)
+    key = (store_url(), path)
     with _assistants_lock:
-        if path not in _assistants:
-            _assistants[path] = Assistant(path)
-        return _assistants[path]
+        if key not in _assistants:
+            _assistants[key] = Assistant(path)
+        return _assistants[key]
 
 
 def answer(question: str, *, index_dir: str | Path | None = None) -> Answer:

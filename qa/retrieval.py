@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from index import Chunk, Embedder, StoredIndex
+from index import Chunk, Embedder, IndexView
 
 RRF_K = 60
 
@@ -29,7 +29,7 @@ class Hit:
 class HybridRetriever:
     def __init__(
         self,
-        index: StoredIndex,
+        index: IndexView,
         embedder: Embedder,
         *,
         dense_weight: float = 1.0,
@@ -64,9 +64,13 @@ class HybridRetriever:
         rows = sorted(fused, key=lambda r: (-fused[r], r))[:k]
         if not rows:
             return [], qvec
-        cosines = np.asarray(self.index.embeddings[rows], dtype=np.float32) @ qvec
+        found = self.index.rows(rows)
+        if not found:
+            return [], qvec
+        # One matrix product, as before rows() existed: the same float32 cosines.
+        cosines = np.stack([vector for _, _, vector in found]).astype(np.float32) @ qvec
         hits = [
-            Hit(row, self.index.chunks[row], fused[row], float(cos))
-            for row, cos in zip(rows, cosines, strict=True)
+            Hit(row, chunk, fused[row], float(cos))
+            for (row, chunk, _), cos in zip(found, cosines, strict=True)
         ]
         return hits, qvec

@@ -76,8 +76,11 @@ def add_files(collection: Path, files: list[tuple[str, Path]]) -> list[UploadRes
         return results
     statuses: dict[str, str] = {}
     try:
+        # The files themselves, not the uploads folder: replicas of a server
+        # store each keep their own folder, and indexing one replica's folder
+        # would remove the documents uploaded through the others.
         update_index(
-            [uploads],
+            [uploads / name for name in accepted],
             collection,
             progress=False,
             on_file=lambda source, status: statuses.__setitem__(source, status),

@@ -35,6 +35,69 @@ def seed_index(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def pg_cluster():
+    """A throwaway PostgreSQL + pgvector server for the session, stopped by its PID."""
+    from tests.pgcluster import PgCluster
+
+    cluster = PgCluster().start()
+    yield cluster
+    cluster.stop()
+
+
+_databases = iter(range(1_000_000))
+
+
+@pytest.fixture
+def pg_url(pg_cluster) -> str:
+    """A fresh, empty database on the session's server."""
+    return pg_cluster.create_database(f"t{next(_databases)}")
+
+
+STORES = ["files", "postgresql"]
+
+
+@pytest.fixture(params=STORES)
+def store(request, monkeypatch) -> str:
+    """Run the test against each store: the embedded files, then PostgreSQL.
+
+    For "postgresql" ``$SEEDQA_STORE`` points at a fresh database for the test.
+    """
+    if request.param == "files":
+        monkeypatch.delenv("SEEDQA_STORE", raising=False)
+    else:
+        monkeypatch.setenv("SEEDQA_STORE", request.getfixturevalue("pg_url"))
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def pg_seed_store(pg_cluster) -> str:
+    """A database whose default collection holds seeds/, built once (read-only use)."""
+    from index import update_index
+    from index.stores import use_store
+
+    url = pg_cluster.create_database("seeds")
+    previous = os.environ.get("SEEDQA_STORE")
+    use_store(url)
+    try:
+        update_index([SEEDS], ROOT / ".seedqa-unused", progress=False)
+    finally:
+        use_store(previous)
+    return url
+
+
+@pytest.fixture(scope="session", params=STORES)
+def any_assistant(request, seed_index):
+    """The seed index's Assistant on each store (bound to its store when made)."""
+    from index.pgstore import PgStore
+    from qa import Assistant
+
+    if request.param == "files":
+        return Assistant(seed_index)
+    url = request.getfixturevalue("pg_seed_store")
+    return Assistant(seed_index, store=PgStore(url, "default"))
+
+
+@pytest.fixture(scope="session")
 def assistant(seed_index):
     from qa import Assistant
 

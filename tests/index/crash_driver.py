@@ -13,7 +13,10 @@ once (edited, added and removed documents). Each round the writer updates the
 index towards the other version and is killed after a random number of
 ``fsync``/``rename``/``replace`` calls, after a random delay (which also
 lands inside file writes, chunking and embedding), or just after the commit
-(the manifest's replace), which must leave the new version. Debris from
+(the manifest's replace), which must leave the new version. With
+``$SEEDQA_STORE`` set the same rounds run against PostgreSQL, the counted
+points being its SQL statements (inside the transaction too) and the commit
+being the transaction's COMMIT. Debris from
 killed writers is never cleaned by the driver: the next writer must cope
 with it.
 """
@@ -33,8 +36,9 @@ from pathlib import Path
 
 import numpy as np
 
-from index import get_embedder, load_index, update_index
+from index import get_embedder, load_index, store_url, update_index
 from index.chunking import _punkt
+from index.config import COLLECTIONS_FOLDER
 from index.errors import SeedqaError
 from index.store import MANIFEST
 from qa.retrieval import HybridRetriever
@@ -158,6 +162,31 @@ def instrument(kill_at: KillAt | None, report_fd: int) -> None:
         hit()
 
     os.fsync, os.replace, os.rename = fsync, replace, rename  # type: ignore[assignment]
+    if on_server():
+        # The database writer's points: before and after each statement (inside
+        # the transaction too), and right after its COMMIT returned.
+        import psycopg
+
+        real_execute, real_exit = psycopg.Connection.execute, psycopg.Transaction.__exit__
+
+        publishing = {"pending": False}  # the transaction bumped the generation
+
+        def execute(self, query, *args, **kwargs):
+            hit()
+            result = real_execute(self, query, *args, **kwargs)
+            if "SET generation = generation + 1" in str(query):
+                publishing["pending"] = True
+            hit()
+            return result
+
+        def exit_transaction(self, exc_type, exc, tb):
+            result = real_exit(self, exc_type, exc, tb)
+            hit(commit=exc_type is None and publishing["pending"])
+            publishing["pending"] = False
+            return result
+
+        psycopg.Connection.execute = execute  # type: ignore[method-assign]
+        psycopg.Transaction.__exit__ = exit_transaction  # type: ignore[method-assign]
 
 
 def _spawn(work: Callable[[], None]) -> int:
@@ -227,13 +256,22 @@ def in_child(work: Callable[[], None]) -> None:
     _wait_finished(_spawn(work), "a preparing child")
 
 
+def where(work: Path, name: str) -> Path:
+    """An index of its own: a folder with the files store, a collection with PostgreSQL."""
+    return work / COLLECTIONS_FOLDER / name
+
+
+def on_server() -> bool:
+    return store_url() is not None
+
+
 def prepare(work: Path, docs: Path) -> None:
     """Clean builds of both versions, the index at A, and the questions' vectors."""
     for name in ("A", "B"):  # clean builds give each version's exact signature
         write_version(docs, name)
-        update_index([docs], work / f"clean-{name}", progress=False)
+        update_index([docs], where(work, f"clean-{name.lower()}"), progress=False)
     write_version(docs, "A")
-    update_index([docs], work / "index", progress=False)
+    update_index([docs], where(work, "index"), progress=False)
     np.save(work / "questions.npy", get_embedder().embed([DEPOT_QUESTION, QUESTION]))
 
 
@@ -244,13 +282,13 @@ def main(work: Path, seed: int, kills: int) -> None:
     _punkt()
     _ = get_embedder().tokenizer
     rng = random.Random(seed)
-    docs, index_dir = work / "docs", work / "index"
+    docs, index_dir = work / "docs", where(work, "index")
     docs.mkdir(parents=True, exist_ok=True)
     in_child(lambda: prepare(work, docs))
     depot_vector, question_vector = np.load(work / "questions.npy")
     vectors = {DEPOT_QUESTION: depot_vector, QUESTION: question_vector}
 
-    expected = {name: signature(work / f"clean-{name}") for name in ("A", "B")}
+    expected = {name: signature(where(work, f"clean-{name.lower()}")) for name in ("A", "B")}
     assert expected["A"] != expected["B"]
     state = "A"
     write_version(docs, "B")
@@ -258,7 +296,7 @@ def main(work: Path, seed: int, kills: int) -> None:
     # many sync/rename calls it makes. An update of the live index can make a
     # few more (loading it may record its checksums), so the range kills are
     # drawn from grows to the most calls any writer was seen to make.
-    ended, full_seconds, calls = run_writer(docs, work / "probe", None, None)
+    ended, full_seconds, calls = run_writer(docs, where(work, "probe"), None, None)
     if ended != "finished":
         raise RuntimeError(f"the probing writer ended: {ended}")
     print(json.dumps({"calls_per_update": calls, "update_seconds": full_seconds}), flush=True)

@@ -31,7 +31,11 @@ def _texts(index_dir):
     return {c.source: c.text for c in index.chunks}
 
 
-def test_unchanged_edited_and_deleted_documents(corpus):
+def _vector(index, source):
+    return index.rows(index.chunks_of(source))[0][2]
+
+
+def test_unchanged_edited_and_deleted_documents(store, corpus):
     docs, index_dir = corpus
     first = update_index([docs], index_dir, progress=False)
     assert sorted(first.added) == ["docs/a.txt", "docs/b.md"] and first.embedded_chunks == 2
@@ -41,12 +45,12 @@ def test_unchanged_edited_and_deleted_documents(corpus):
     assert sorted(again.unchanged) == ["docs/a.txt", "docs/b.md"]
 
     before = load_index(index_dir, get_embedder().info)
-    b_vector = np.array(before.embeddings[before.chunks_of("docs/b.md")[0]])
+    b_vector = _vector(before, "docs/b.md")
     (docs / "a.txt").write_text(FACT_B)
     edited = update_index([docs], index_dir, progress=False)
     assert edited.updated == ["docs/a.txt"] and edited.embedded_chunks == 1
     after = load_index(index_dir, get_embedder().info)
-    assert np.array_equal(after.embeddings[after.chunks_of("docs/b.md")[0]], b_vector)
+    assert np.array_equal(_vector(after, "docs/b.md"), b_vector)
     assert _texts(index_dir)["docs/a.txt"] == FACT_B
 
     (docs / "a.txt").unlink()
@@ -56,7 +60,7 @@ def test_unchanged_edited_and_deleted_documents(corpus):
     assert set(read_manifest(index_dir).documents) == {"docs/b.md"}
 
 
-def test_skips_unreadable_and_duplicate_files_but_indexes_the_rest(corpus):
+def test_skips_unreadable_and_duplicate_files_but_indexes_the_rest(store, corpus):
     docs, index_dir = corpus
     (docs / "junk.txt").write_bytes(b"\x00\xff\x00 binary")
     (docs / "copy.txt").write_bytes((docs / "a.txt").read_bytes())
@@ -69,7 +73,7 @@ def test_skips_unreadable_and_duplicate_files_but_indexes_the_rest(corpus):
     assert report.documents == 2
 
 
-def test_remove_documents_by_name(corpus):
+def test_remove_documents_by_name(store, corpus):
     docs, index_dir = corpus
     update_index([docs], index_dir, progress=False)
     remove_documents(["docs/b.md"], index_dir)

@@ -8,6 +8,7 @@ import pytest
 
 from eval.metrics import judge
 from eval.suites import load_suite
+from index.stores import FileStore
 from qa import Chat
 from qa import answer as qa_answer
 from tests.conftest import SEED_FILE, SEEDS, run_cli
@@ -34,14 +35,17 @@ PARAMS = [
 
 
 @pytest.mark.parametrize("case", PARAMS)
-def test_seed_case(assistant, seed_index, case):
+def test_seed_case(any_assistant, seed_index, case):
+    """Every case on both stores; on the embedded one through ``from qa import answer``."""
     if case.history:
-        chat = Chat(assistant=assistant)
+        chat = Chat(assistant=any_assistant)
         for earlier in case.history:
             chat.ask(earlier)
         answer = chat.ask(case.question)
-    else:
+    elif isinstance(any_assistant.store, FileStore):
         answer = qa_answer(case.question, index_dir=seed_index)  # the public function
+    else:
+        answer = any_assistant.answer(case.question)
     verdict = judge(answer.text, answer.abstained, case.expect)
     assert verdict.passed, f"{verdict.reason} ({answer.reason})"
     if not answer.abstained:

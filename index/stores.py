@@ -1,0 +1,226 @@
+"""Where a collection's index lives: files on this machine, or a PostgreSQL server.
+
+Everything above this module (ingestion, collections, retrieval, the UI, the
+API, eval) talks to a store through :func:`open_store` and never asks which
+kind it is:
+
+- :class:`FileStore` (the default): FAISS + BM25 files committed by a
+  manifest (:mod:`index.store`), for one person on one machine;
+- :class:`index.pgstore.PgStore`: chosen by ``$SEEDQA_STORE`` (``--store`` sets
+  it), for replicas that share one index.
+
+A collection is still named by its folder (``collections.collection_dir``):
+with a server store that folder only says which collection is meant (the
+default one, or ``<index>/collections/NAME``) and holds local state such as
+upload staging, while the rows live in the database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .config import COLLECTIONS_FOLDER, ChunkingConfig, EmbedderInfo, resolve_index_dir
+from .errors import IndexMissingError, InputError
+from .store import (
+    MANIFEST,
+    Chunk,
+    DocumentEntry,
+    Manifest,
+    StoredIndex,
+    check_compatible,
+    commit_generation,
+    write_lock,
+)
+from .store import read_manifest as read_file_manifest
+
+STORE_ENV = "SEEDQA_STORE"
+DEFAULT_COLLECTION = "default"
+
+
+class IndexView(Protocol):
+    """What retrieval reads: rows found by vector or keyword search, then fetched."""
+
+    manifest: Manifest
+    chunks: Sequence[Chunk]
+
+    def rows(self, ids: Sequence[int]) -> list[tuple[int, Chunk, np.ndarray]]: ...
+
+
+class Store(Protocol):
+    incremental: bool
+
+    @property
+    def location(self) -> str: ...
+    def stamp(self) -> object: ...
+    def exists(self) -> bool: ...
+    def manifest(self) -> Manifest | None: ...
+    def load(self, manifest: Manifest) -> IndexView: ...
+    def lock(self) -> contextlib.AbstractContextManager[None]: ...
+    def create(self) -> None: ...
+    def delete(self) -> None: ...
+    def commit(
+        self,
+        previous: Manifest | None,
+        *,
+        drop: set[str],
+        documents: dict[str, DocumentEntry],
+        chunks: list[Chunk],
+        vectors: np.ndarray,
+        embedder: EmbedderInfo,
+        chunking: ChunkingConfig,
+    ) -> Manifest: ...
+
+
+class FileStore:
+    """The embedded store in one folder (see :mod:`index.store` for its layout)."""
+
+    # A commit writes a whole new generation, so an ingestion commits once.
+    incremental = False
+
+    def __init__(self, index_dir: Path) -> None:
+        self.index_dir = index_dir
+
+    @property
+    def location(self) -> str:
+        return str(self.index_dir)
+
+    def __repr__(self) -> str:
+        return f"FileStore({self.index_dir})"
+
+    def stamp(self) -> object:
+        try:
+            st = (self.index_dir / MANIFEST).stat()
+        except FileNotFoundError:
+            return None
+        return (st.st_mtime_ns, st.st_ino)
+
+    def exists(self) -> bool:
+        return self.index_dir.is_dir()
+
+    def manifest(self) -> Manifest | None:
+        return read_file_manifest(self.index_dir)
+
+    def load(self, manifest: Manifest, *, verify: bool | str = True) -> StoredIndex:
+        return StoredIndex(self.index_dir, manifest, verify=verify)
+
+    def lock(self) -> contextlib.AbstractContextManager[None]:
+        return write_lock(self.index_dir)
+
+    def create(self) -> None:
+        self.index_dir.mkdir(parents=True, exist_ok=True)
+
+    def delete(self) -> None:
+        path = self.index_dir
+        with write_lock(path):  # no writer is half-way through it
+            doomed = path.with_name(f".deleting-{path.name}")
+            shutil.rmtree(doomed, ignore_errors=True)
+            path.rename(doomed)  # gone from listings at once, even if the removal below is cut
+        shutil.rmtree(doomed, ignore_errors=True)
+
+    def commit(
+        self,
+        previous: Manifest | None,
+        *,
+        drop: set[str],
+        documents: dict[str, DocumentEntry],
+        chunks: list[Chunk],
+        vectors: np.ndarray,
+        embedder: EmbedderInfo,
+        chunking: ChunkingConfig,
+    ) -> Manifest:
+        """Write the kept chunks (all but ``drop``'s) and the new ones as a new generation."""
+        kept_chunks, kept_vectors = self._kept(previous, embedder, drop)
+        all_vectors = np.concatenate([kept_vectors, vectors]).astype(np.float32)
+        return commit_generation(
+            self.index_dir,
+            kept_chunks + list(chunks),
+            all_vectors,
+            documents,
+            embedder,
+            chunking,
+            previous,
+        )
+
+    def _kept(
+        self, previous: Manifest | None, embedder: EmbedderInfo, drop: set[str]
+    ) -> tuple[list[Chunk], np.ndarray]:
+        if previous is None or previous.chunk_count == 0:
+            return [], np.zeros((0, embedder.dim), dtype=np.float32)
+        old = StoredIndex(self.index_dir, previous)
+        keep = [i for i, c in enumerate(old.chunks) if c.source not in drop]
+        return [old.chunks[i] for i in keep], np.asarray(old.embeddings[keep], dtype=np.float32)
+
+
+def store_url() -> str | None:
+    """The server store's URL when one is configured (``--store`` / ``$SEEDQA_STORE``)."""
+    return os.environ.get(STORE_ENV) or None
+
+
+def use_store(url: str | None) -> None:
+    """Point this process (and the processes it starts) at ``url``, or back at files."""
+    from .pgstore import is_store_url
+
+    if url is None:
+        os.environ.pop(STORE_ENV, None)
+        return
+    if not is_store_url(url):
+        raise InputError(
+            f"{url!r} is not a store URL: give postgresql://USER@HOST:PORT/DATABASE "
+            "(or leave --store out for the files in --index-dir)."
+        )
+    os.environ[STORE_ENV] = url
+
+
+def collection_of(index_dir: Path) -> str:
+    """The collection a folder names: ``<index>/collections/NAME`` is NAME, else the default."""
+    if index_dir.parent.name == COLLECTIONS_FOLDER:
+        return index_dir.name
+    return DEFAULT_COLLECTION
+
+
+def open_store(index_dir: str | Path | None = None) -> Store:
+    path = resolve_index_dir(index_dir)
+    url = store_url()
+    if url is None:
+        return FileStore(path)
+    from .pgstore import PgStore, is_store_url
+
+    if not is_store_url(url):
+        raise InputError(
+            f"${STORE_ENV} is {url!r}, not a store URL: set it to "
+            "postgresql://USER@HOST:PORT/DATABASE or unset it."
+        )
+    return PgStore(url, collection_of(path))
+
+
+def read_manifest(index_dir: str | Path | None = None) -> Manifest | None:
+    """The collection's committed state (documents, counts), or None when it has none yet."""
+    return open_store(index_dir).manifest()
+
+
+def load_index(
+    index_dir: str | Path | None, embedder: EmbedderInfo, *, verify: bool | str = True
+) -> IndexView:
+    return load_from(open_store(index_dir), embedder, verify=verify)
+
+
+def load_from(store: Store, embedder: EmbedderInfo, *, verify: bool | str = True) -> IndexView:
+    """The store's committed index, checked against ``embedder``; a clear error if none."""
+    manifest = store.manifest()
+    if manifest is None:
+        raise IndexMissingError(
+            f"No index in {store.location}. Build one first: seedqa index seeds/ "
+            "(or seedqa index YOUR_FOLDER --index-dir FOLDER)."
+        )
+    folder = store.index_dir if isinstance(store, FileStore) else Path(store.location)
+    check_compatible(manifest, embedder, folder)
+    if isinstance(store, FileStore):
+        return store.load(manifest, verify=verify)
+    return store.load(manifest)
