@@ -7,6 +7,10 @@ collections existed keeps working. A named collection lives in
 same crash safety (each commits by its own manifest). Names are checked
 before they touch the file system: lower-case letters, digits, ``-`` and
 ``_``, so no name can climb out of its folder.
+
+With a server store (``--store``) the same names are rows of the database's
+collection table, shared by every replica; the folders then hold only local
+state (upload staging), see :mod:`index.stores`.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Iterator, Sequence
 
 from .batch import BatchResult, ingest_files
@@ -51,6 +52,10 @@ def client_for(workers: int | str) -> Iterator[object]:
     from distributed import Client, LocalCluster
 
     if isinstance(workers, int):
+        # Starting workers sets OMP_NUM_THREADS, PYTHONHASHSEED, MALLOC_* ... in
+        # this process's environment (for the children it spawns); put it back
+        # afterwards so nothing this process starts later inherits them.
+        saved = dict(os.environ)
         cluster = LocalCluster(
             n_workers=workers,
             threads_per_worker=1,
@@ -64,6 +69,8 @@ def client_for(workers: int | str) -> Iterator[object]:
                 yield client
         finally:
             cluster.close()
+            os.environ.clear()
+            os.environ.update(saved)
         return
     try:
         client = Client(workers, timeout="20s")

@@ -12,6 +12,7 @@ Imports only the standard library and pypdf, so it runs with ``-I``.
 
 from __future__ import annotations
 
+import errno
 import json
 import resource
 import sys
@@ -28,8 +29,15 @@ def main() -> int:
         pages = [page.extract_text() or "" for page in reader.pages]
     except MemoryError:
         return 3
+    except OSError as exc:
+        # Under RLIMIT_AS a failed mmap (a module's file, a buffer) is ENOMEM,
+        # not MemoryError: where it hits depends on the memory layout.
+        if exc.errno == errno.ENOMEM or "cannot allocate memory" in str(exc).lower():
+            return 3
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
     except Exception as exc:  # malformed input raises anything
-        print(type(exc).__name__, file=sys.stderr)
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     sys.stdout.write(json.dumps(pages))
     return 0

@@ -63,7 +63,9 @@ DIM = 384
 EF_SEARCH = 96  # as the embedded store's HNSW graph (index.vectors)
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 128
-ANALYZE_AFTER = 500  # chunks written by one commit
+# A commit that writes this many chunks (and a tenth of the collection) refreshes
+# the planner's statistics; autovacuum keeps up with smaller ones.
+ANALYZE_AFTER = 500
 BM25_K1 = 1.5
 BM25_B = 0.75
 _LOCK_NAMESPACE = 0x5EED  # pg_advisory_lock(namespace, hashtext(collection))
@@ -201,8 +203,9 @@ def _connect(url: str):
     register_vector(conn)
     conn.execute(f"SET hnsw.ef_search = {EF_SEARCH}")
     # Other collections' rows share the HNSW graph: keep scanning until k rows of
-    # this collection are found instead of filtering one fixed candidate list.
-    conn.execute("SET hnsw.iterative_scan = relaxed_order")
+    # this collection are found instead of filtering one fixed candidate list
+    # (strict order: the fusion reads ranks, so they must be in distance order).
+    conn.execute("SET hnsw.iterative_scan = strict_order")
     return conn
 
 
@@ -494,7 +497,10 @@ class PgStore:
                         c,
                     ),
                 )
-            if len(chunks) >= ANALYZE_AFTER:
+            total = conn.execute(
+                "SELECT chunk_count FROM seedqa_collections WHERE name = %s", (self.collection,)
+            ).fetchone()[0]
+            if len(chunks) >= max(ANALYZE_AFTER, total // 10):
                 # Fresh statistics (or the planner keeps estimating from an empty
                 # table and scans by collection instead of the HNSW index) and a
                 # visibility map (keyword search is then an index-only scan).

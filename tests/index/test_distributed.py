@@ -38,7 +38,9 @@ def _contents(index_dir):
 def test_two_local_workers_give_the_chunks_and_vectors_of_the_embedded_path(store, tmp_path):
     docs = _corpus(tmp_path / "docs")
     here = update_index([docs], tmp_path / "collections" / "here", progress=False)
+    environment = dict(os.environ)
     there = update_index([docs], tmp_path / "collections" / "dask", progress=False, workers=2)
+    assert dict(os.environ) == environment  # Dask's settings for its workers do not leak
     assert sorted(there.added) == sorted(here.added) and len(here.added) == 24
     a, b = (
         _contents(tmp_path / "collections" / "here"),
@@ -93,3 +95,17 @@ def test_a_worker_killed_mid_run_costs_its_batch_a_retry_not_the_run(tmp_path, m
 def test_bad_workers_values_are_user_errors(bad):
     with pytest.raises(InputError, match="--workers"):
         parse_workers(bad)
+
+
+def test_the_command_line_indexes_on_local_workers(tmp_path):
+    from tests.conftest import run_cli
+
+    docs = _corpus(tmp_path / "docs", n=6)
+    out = run_cli(
+        "index", str(docs), "--workers", "2", "--index-dir", str(tmp_path / "index"),
+        env={"SEEDQA_STORE": ""},
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "6 added" in out.stdout and "Traceback" not in out.stderr
+    bad = run_cli("index", str(docs), "--workers", "lots", env={"SEEDQA_STORE": ""})
+    assert bad.returncode != 0 and "--workers 'lots'" in bad.stderr
