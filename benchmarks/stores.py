@@ -97,6 +97,7 @@ def ingest(url: str, corpus_dir: Path, work: Path, progress: bool) -> dict:
     from index import get_embedder, load_index, update_index
     from index.config import COLLECTIONS_FOLDER
     from index.pgstore import PgStore
+    from index.store import Update
     from index.stores import FileStore
 
     embedder = get_embedder()
@@ -132,8 +133,7 @@ def ingest(url: str, corpus_dir: Path, work: Path, progress: bool) -> dict:
             if size >= COPY_BATCH or n == len(sources):
                 rows = [i for s in batch for i in by_source.get(s, [])]
                 docs = {s: manifest.documents[s] for s in sources[:n]}
-                previous = pg.commit(
-                    previous,
+                update = Update(
                     drop=set(),
                     documents=docs,
                     chunks=[index.chunks[i] for i in rows],
@@ -141,6 +141,7 @@ def ingest(url: str, corpus_dir: Path, work: Path, progress: bool) -> dict:
                     embedder=embedder.info,
                     chunking=manifest.chunking,
                 )
+                previous = pg.commit(previous, update)
                 done += len(rows)
                 if progress:
                     console.print(f"  copied {done:,} chunks into PostgreSQL")

@@ -25,7 +25,7 @@ from .config import ChunkingConfig, resolve_index_dir
 from .documents import Document, SourceFile, UnreadableFile, discover, load_document, sha256_file
 from .embedding import Embedder, get_embedder
 from .errors import InputError
-from .store import DocumentEntry, check_compatible
+from .store import DocumentEntry, Update, check_compatible
 from .stores import open_store
 
 __all__ = ["UpdateReport", "ensure_index", "ingest_batch", "remove_documents", "update_index"]
@@ -270,15 +270,8 @@ def _commit(store, previous, drop, docs_out, batches, embedder, chunking):
         if batches
         else np.zeros((0, dim), dtype=np.float32)
     )
-    return store.commit(
-        previous,
-        drop=drop,
-        documents=dict(docs_out),
-        chunks=chunks,
-        vectors=vectors,
-        embedder=embedder.info,
-        chunking=chunking,
-    )
+    update = Update(set(drop), dict(docs_out), chunks, vectors, embedder.info, chunking)
+    return store.commit(previous, update)
 
 
 def remove_documents(sources: Iterable[str], index_dir: str | Path | None = None) -> UpdateReport:

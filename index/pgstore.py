@@ -57,7 +57,7 @@ import numpy as np
 
 from .config import FORMAT_VERSION, ChunkingConfig, EmbedderInfo
 from .errors import IndexBusyError, SeedqaError
-from .store import Chunk, DocumentEntry, Manifest
+from .store import Chunk, DocumentEntry, Manifest, Update
 
 DIM = 384
 EF_SEARCH = 96  # as the embedded store's HNSW graph (index.vectors)
@@ -404,24 +404,20 @@ class PgStore:
         with self.lock():
             self.db.query("DELETE FROM seedqa_collections WHERE name = %s", (self.collection,))
 
-    def commit(
-        self,
-        previous: Manifest | None,
-        *,
-        drop: set[str],
-        documents: dict[str, DocumentEntry],
-        chunks: list[Chunk],
-        vectors: np.ndarray,
-        embedder: EmbedderInfo,
-        chunking: ChunkingConfig,
-    ) -> Manifest:
+    def commit(self, previous: Manifest | None, update: Update) -> Manifest:
         """Apply one update in one transaction. Call under :meth:`lock`.
 
-        ``documents`` is the whole document list after the update (as the
-        embedded store writes it); rows are deleted for ``drop`` (or for
-        everything when ``previous`` is None: a rebuild) and inserted for the
-        documents that are new or replaced, with ``chunks`` and ``vectors``.
+        Rows are deleted for ``update.drop`` (or for everything when
+        ``previous`` is None: a rebuild) and inserted for the documents that
+        are new or replaced, with the update's chunks and vectors.
         """
+        drop, documents, chunks, vectors = (
+            update.drop,
+            update.documents,
+            update.chunks,
+            update.vectors,
+        )
+        embedder, chunking = update.embedder, update.chunking
         if embedder.dim != DIM:
             raise SeedqaError(
                 f"The PostgreSQL store holds {DIM}-dimensional vectors; "

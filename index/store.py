@@ -85,6 +85,23 @@ class Manifest(BaseModel):
     files: dict[str, str]
 
 
+@dataclass(frozen=True)
+class Update:
+    """One commit, for either store: the documents after it, what goes, what is new.
+
+    ``documents`` is the whole document list after the update; ``drop`` the
+    previously indexed sources whose chunks go (removed or replaced);
+    ``chunks`` and ``vectors`` the new documents' chunks.
+    """
+
+    drop: set[str]
+    documents: dict[str, DocumentEntry]
+    chunks: list[Chunk]
+    vectors: np.ndarray
+    embedder: EmbedderInfo
+    chunking: ChunkingConfig
+
+
 def rebuild_hint(index_dir: Path) -> str:
     return f"Rebuild it with: seedqa index PATH... --rebuild --index-dir {index_dir}"
 

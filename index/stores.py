@@ -26,14 +26,14 @@ from typing import Protocol
 
 import numpy as np
 
-from .config import COLLECTIONS_FOLDER, ChunkingConfig, EmbedderInfo, resolve_index_dir
+from .config import COLLECTIONS_FOLDER, EmbedderInfo, resolve_index_dir
 from .errors import IndexMissingError, InputError
 from .store import (
     MANIFEST,
     Chunk,
-    DocumentEntry,
     Manifest,
     StoredIndex,
+    Update,
     check_compatible,
     commit_generation,
     write_lock,
@@ -65,17 +65,7 @@ class Store(Protocol):
     def lock(self) -> contextlib.AbstractContextManager[None]: ...
     def create(self) -> None: ...
     def delete(self) -> None: ...
-    def commit(
-        self,
-        previous: Manifest | None,
-        *,
-        drop: set[str],
-        documents: dict[str, DocumentEntry],
-        chunks: list[Chunk],
-        vectors: np.ndarray,
-        embedder: EmbedderInfo,
-        chunking: ChunkingConfig,
-    ) -> Manifest: ...
+    def commit(self, previous: Manifest | None, update: Update) -> Manifest: ...
 
 
 class FileStore:
@@ -124,27 +114,17 @@ class FileStore:
             path.rename(doomed)  # gone from listings at once, even if the removal below is cut
         shutil.rmtree(doomed, ignore_errors=True)
 
-    def commit(
-        self,
-        previous: Manifest | None,
-        *,
-        drop: set[str],
-        documents: dict[str, DocumentEntry],
-        chunks: list[Chunk],
-        vectors: np.ndarray,
-        embedder: EmbedderInfo,
-        chunking: ChunkingConfig,
-    ) -> Manifest:
-        """Write the kept chunks (all but ``drop``'s) and the new ones as a new generation."""
-        kept_chunks, kept_vectors = self._kept(previous, embedder, drop)
-        all_vectors = np.concatenate([kept_vectors, vectors]).astype(np.float32)
+    def commit(self, previous: Manifest | None, update: Update) -> Manifest:
+        """Write the kept chunks (all but ``update.drop``'s) and the new ones as a generation."""
+        kept_chunks, kept_vectors = self._kept(previous, update.embedder, update.drop)
+        all_vectors = np.concatenate([kept_vectors, update.vectors]).astype(np.float32)
         return commit_generation(
             self.index_dir,
-            kept_chunks + list(chunks),
+            kept_chunks + list(update.chunks),
             all_vectors,
-            documents,
-            embedder,
-            chunking,
+            update.documents,
+            update.embedder,
+            update.chunking,
             previous,
         )
 
