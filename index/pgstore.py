@@ -56,7 +56,7 @@ from urllib.parse import urlsplit, urlunsplit
 import numpy as np
 
 from .config import FORMAT_VERSION, ChunkingConfig, EmbedderInfo
-from .errors import IndexBusyError, SeedqaError
+from .errors import IndexBusyError, IndexIncompatibleError, SeedqaError
 from .store import Chunk, DocumentEntry, Manifest, Update
 
 DIM = 384
@@ -349,6 +349,12 @@ class PgStore:
         if not rows or rows[0][0] == 0:
             return None
         generation, version, embedder, chunking, updated_at, chunk_count = rows[0]
+        if version != FORMAT_VERSION:
+            raise IndexIncompatibleError(
+                f"The collection {self.location} has format version {version}; this seedqa "
+                f"reads version {FORMAT_VERSION}. Rebuild it: seedqa index PATH... --rebuild "
+                f"--store URL --collection {self.collection}"
+            )
         docs = self.db.query(
             "SELECT source, sha256, path, chunks, chars, indexed_at FROM seedqa_documents "
             "WHERE collection = %s ORDER BY source",

@@ -100,3 +100,26 @@ def test_a_password_never_reaches_a_message():
     assert redact("postgresql://app:s3cret@db.example:5432/qa") == (
         "postgresql://app:***@db.example:5432/qa"
     )
+
+
+def test_a_collection_of_another_format_is_refused_with_the_rebuild_command(tmp_path, pg_url):
+    import psycopg
+
+    from index import read_manifest
+    from index.errors import IndexIncompatibleError
+    from index.stores import use_store
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("The Orlan lighthouse was built in 1871.")
+    use_store(pg_url)
+    try:
+        update_index([docs], tmp_path / "index", progress=False)
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute("UPDATE seedqa_collections SET format_version = 99")
+        with pytest.raises(IndexIncompatibleError, match="--rebuild"):
+            read_manifest(tmp_path / "index")
+        update_index([docs], tmp_path / "index", progress=False, rebuild=True)
+        assert read_manifest(tmp_path / "index").chunk_count == 1
+    finally:
+        use_store(None)
