@@ -115,7 +115,7 @@ def quality_phase(source: Source, limit: int | None, work: Path) -> dict:
     dataset = load_squad(source.squad, "squad")
     cases = [c for c in dataset.cases if c.golds][:limit]
     out: dict = {"questions": len(cases), "dataset": str(source.squad_path)}
-    folder = _squad_folder(dataset, work)
+    folder = squad_folder(dataset, work)
     for backend in ("torch", "onnx-int8"):
         embedder = get_embedder(backend)
         index_dir = work / f"squad-index-{backend}"
@@ -123,26 +123,33 @@ def quality_phase(source: Source, limit: int | None, work: Path) -> dict:
         retriever = HybridRetriever(load_index(index_dir, embedder.info), embedder)
         # One batch for all questions: per-call overhead is not what is measured here.
         qvecs = embedder.embed([item.case.question for item in cases])
-        hybrid = dense = 0
-        for item, qvec in zip(cases, qvecs, strict=True):
-            g = item.gold_span
-            name = g.source.split("/", 1)[-1]
-
-            def holds(chunk, g=g, name=name) -> bool:
-                return chunk.source.endswith(name) and chunk.start < g.end and chunk.end > g.start
-
-            hits = retriever.retrieve(item.case.question, 5, query_vector=qvec)
-            hybrid += any(holds(h.chunk) for h in hits)
-            rows = retriever.index.vectors.search(qvec, 5)
-            dense += any(holds(retriever.index.chunks[r]) for r, _ in rows)
-        n = max(len(cases), 1)
-        out[backend] = {"hybrid_hit@5": hybrid / n, "dense_hit@5": dense / n}
+        out[backend] = gold_hit_rates(retriever, cases, qvecs)
     for kind in ("hybrid_hit@5", "dense_hit@5"):
         out[f"{kind}_delta_points"] = 100 * (out["onnx-int8"][kind] - out["torch"][kind])
     return out
 
 
-def _squad_folder(dataset, work: Path) -> Path:
+def gold_hit_rates(retriever, cases, qvecs) -> dict[str, float]:
+    """hit@5 of each question's gold paragraph, hybrid and dense-only, on any store's index."""
+    index = retriever.index
+    hybrid = dense = 0
+    for item, qvec in zip(cases, qvecs, strict=True):
+        g = item.gold_span
+        name = g.source.split("/", 1)[-1]
+
+        def holds(chunk, g=g, name=name) -> bool:
+            return chunk.source.endswith(name) and chunk.start < g.end and chunk.end > g.start
+
+        hits = retriever.retrieve(item.case.question, 5, query_vector=qvec)
+        hybrid += any(holds(h.chunk) for h in hits)
+        rows = index.vectors.search(qvec, 5)
+        dense += any(holds(chunk) for _, chunk, _ in index.rows([r for r, _ in rows]))
+    n = max(len(cases), 1)
+    return {"hybrid_hit@5": hybrid / n, "dense_hit@5": dense / n}
+
+
+def squad_folder(dataset, work: Path) -> Path:
+    """The dataset's documents written afresh to ``work/squad``."""
     folder = work / "squad"
     if folder.exists():
         shutil.rmtree(folder)
@@ -292,7 +299,7 @@ def answers_phase(source: Source, questions: list[str], work: Path) -> dict:
     dataset = load_squad(source.squad, "squad")
     warm_up()
     index_dir = work / f"squad-index-{get_embedder().backend}"  # from the quality phase
-    update_index([_squad_folder(dataset, work)], index_dir, progress=False)
+    update_index([squad_folder(dataset, work)], index_dir, progress=False)
     assistant = Assistant(index_dir)
     stock = stock_pipeline(dataset.documents)
     cases = [

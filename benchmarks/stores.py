@@ -29,6 +29,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .corpus import Source, build_corpus, load_source
+from .run import gold_hit_rates, squad_folder
 
 COPY_BATCH = 10_000
 COLLECTION = "bench"
@@ -54,10 +55,7 @@ def quality(url: str, source: Source, work: Path) -> dict:
 
     dataset = load_squad(source.squad, "squad")
     cases = [c for c in dataset.cases if c.golds]
-    folder = work / "squad"
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in dataset.documents.items():
-        (folder / name).write_text(text, encoding="utf-8")
+    folder = squad_folder(dataset, work)
     embedder = get_embedder()
     qvecs = embedder.embed([item.case.question for item in cases])
     out: dict = {"questions": len(cases), "dataset": str(source.squad_path)}
@@ -67,24 +65,8 @@ def quality(url: str, source: Source, work: Path) -> dict:
             use_store(store)
             index_dir = work / COLLECTIONS_FOLDER / "bench-squad"
             update_index([folder], index_dir, rebuild=True, progress=False)
-            index = load_index(index_dir, embedder.info)
-            retriever = HybridRetriever(index, embedder)
-            hybrid = dense = 0
-            for item, qvec in zip(cases, qvecs, strict=True):
-                g = item.gold_span
-                name = g.source.split("/", 1)[-1]
-
-                def holds(chunk, g=g, name=name) -> bool:
-                    return (
-                        chunk.source.endswith(name) and chunk.start < g.end and chunk.end > g.start
-                    )
-
-                hits = retriever.retrieve(item.case.question, 5, query_vector=qvec)
-                hybrid += any(holds(h.chunk) for h in hits)
-                rows = index.vectors.search(qvec, 5)
-                dense += any(holds(chunk) for _, chunk, _ in index.rows([r for r, _ in rows]))
-            n = max(len(cases), 1)
-            out[kind] = {"hybrid_hit@5": hybrid / n, "dense_hit@5": dense / n}
+            retriever = HybridRetriever(load_index(index_dir, embedder.info), embedder)
+            out[kind] = gold_hit_rates(retriever, cases, qvecs)
     finally:
         use_store(previous)
     for k in ("hybrid_hit@5", "dense_hit@5"):

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from tqdm import tqdm
 
 from .chunking import chunk_text
 from .config import ChunkingConfig
@@ -63,15 +64,32 @@ class BatchResult:
 
 
 def ingest_files(
-    files: Sequence[tuple[SourceFile, str]], chunking: ChunkingConfig, backend: str
+    files: Sequence[tuple[SourceFile, str]],
+    chunking: ChunkingConfig,
+    embedder: Embedder | str,
+    *,
+    progress: bool = False,
+    timings: dict[str, float] | None = None,
 ) -> BatchResult:
-    """Read, chunk and embed ``files`` (each with its sha256) in this process."""
+    """Read, chunk and embed ``files`` (each with its sha256) in this process.
+
+    ``embedder`` is the embedder, or the name of its backend (what a Dask task
+    is sent). ``timings`` (if given) receives the seconds spent reading,
+    chunking and embedding.
+    """
+    if isinstance(embedder, str):
+        embedder = get_embedder(embedder)
+    t0 = time.perf_counter()
     documents, skipped = [], []
-    for file, digest in files:
+    for file, digest in tqdm(files, desc="Reading", unit="file", disable=not progress):
         try:
             documents.append(load_document(file, digest))
         except UnreadableFile as exc:
             skipped.append((file.source, str(exc)))
-    chunks, vectors = ingest_batch(documents, get_embedder(backend), chunking)
+    if timings is not None:
+        timings["read"] = timings.get("read", 0.0) + time.perf_counter() - t0
+    chunks, vectors = ingest_batch(
+        documents, embedder, chunking, progress=progress, timings=timings
+    )
     meta = [(d.source, d.sha256, str(d.path), len(d.text)) for d in documents]
     return BatchResult(meta, skipped, chunks, vectors)

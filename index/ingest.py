@@ -20,13 +20,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .batch import BatchResult, ingest_batch
+from .batch import BatchResult, ingest_batch, ingest_files
 from .config import ChunkingConfig, resolve_index_dir
-from .documents import Document, SourceFile, UnreadableFile, discover, load_document, sha256_file
+from .documents import SourceFile, discover, sha256_file
 from .embedding import Embedder, get_embedder
 from .errors import InputError
-from .store import DocumentEntry, Update, check_compatible
-from .stores import open_store
+from .store import DocumentEntry, Manifest, Update
+from .stores import Store, check_compatible, open_store
 
 __all__ = ["UpdateReport", "ensure_index", "ingest_batch", "remove_documents", "update_index"]
 
@@ -114,7 +114,7 @@ def update_index(
     with store.lock():
         previous = None if rebuild else store.manifest()
         if previous is not None:
-            check_compatible(previous, embedder.info, index_dir)
+            check_compatible(store, previous, embedder.info)
             chunking = chunking or previous.chunking
         chunking = chunking or ChunkingConfig()
         if previous is not None and previous.chunking != chunking:
@@ -162,7 +162,8 @@ def update_index(
         drop: set[str] = set(gone)
         pending: list[BatchResult] = []
         batches = (
-            _local_batches(to_read, embedder, chunking, progress, timings)
+            # Everything in this process as one batch: one embedding pass, one progress bar.
+            [ingest_files(to_read, chunking, embedder, progress=progress, timings=timings)]
             if workers is None
             else _worker_batches(to_read, workers, chunking, embedder, progress)
         )
@@ -183,30 +184,6 @@ def update_index(
         report.embedded_chunks = sum(d.chunks for s, d in docs_out.items() if s in fresh)
         report.documents, report.chunks = len(docs_out), previous.chunk_count
         return report
-
-
-def _local_batches(
-    to_read: list[tuple[SourceFile, str]],
-    embedder: Embedder,
-    chunking: ChunkingConfig,
-    progress: bool,
-    timings: dict[str, float],
-) -> Iterator[BatchResult]:
-    """Everything in this process, as one batch (one embedding pass, one progress bar)."""
-    t_read = time.perf_counter()
-    documents: list[Document] = []
-    skipped: list[tuple[str, str]] = []
-    for file, digest in tqdm(to_read, desc="Reading", unit="file", disable=not progress):
-        try:
-            documents.append(load_document(file, digest))
-        except UnreadableFile as exc:
-            skipped.append((file.source, str(exc)))
-    timings["read"] = time.perf_counter() - t_read
-    chunks, vectors = ingest_batch(
-        documents, embedder, chunking, progress=progress, timings=timings
-    )
-    meta = [(d.source, d.sha256, str(d.path), len(d.text)) for d in documents]
-    yield BatchResult(meta, skipped, chunks, vectors)
 
 
 def _worker_batches(
@@ -262,7 +239,16 @@ def _take(
     return drop
 
 
-def _commit(store, previous, drop, docs_out, batches, embedder, chunking):
+def _commit(
+    store: Store,
+    previous: Manifest | None,
+    drop: set[str],
+    docs_out: dict[str, DocumentEntry],
+    batches: list[BatchResult],
+    embedder: Embedder,
+    chunking: ChunkingConfig,
+) -> Manifest:
+    """Commit ``batches``' chunks, dropping ``drop``'s, with ``docs_out`` as the documents."""
     chunks = [c for b in batches for c in b.chunks]
     dim = embedder.info.dim
     vectors = (
@@ -284,7 +270,7 @@ def remove_documents(sources: Iterable[str], index_dir: str | Path | None = None
         previous = store.manifest()
         if previous is None:
             raise InputError(f"No index in {store.location}: nothing to remove.")
-        check_compatible(previous, embedder.info, index_dir)
+        check_compatible(store, previous, embedder.info)
         wanted = set(sources)
         unknown = sorted(wanted - previous.documents.keys())
         if unknown:

@@ -57,7 +57,7 @@ import numpy as np
 
 from .config import FORMAT_VERSION, ChunkingConfig, EmbedderInfo
 from .errors import IndexBusyError, IndexIncompatibleError, SeedqaError
-from .store import Chunk, DocumentEntry, Manifest, Update
+from .store import Chunk, DocumentEntry, Manifest, Update, rebuild_command
 
 DIM = 384
 EF_SEARCH = 128  # recall@10 0.977 at 92k chunks (FAISS at 96: 0.976); 96 gave 0.966
@@ -162,6 +162,12 @@ SELECT ch.collection, u.term, ch.id, greatest(coalesce(cardinality(u.positions),
 FROM seedqa_chunks ch, unnest(ch.tsv) AS u (term, positions, weights)
 WHERE ch.collection = %s AND ch.source = ANY(%s)
 """
+
+
+_CREATE_COLLECTION = (
+    "INSERT INTO seedqa_collections (name, format_version) VALUES (%s, %s) "
+    "ON CONFLICT (name) DO NOTHING"
+)
 
 
 def redact(url: str) -> str:
@@ -326,6 +332,11 @@ class PgStore:
     def location(self) -> str:
         return f"{redact(self.url)} (collection {self.collection})"
 
+    @property
+    def index_options(self) -> str:
+        """The options that name this collection on the command line."""
+        return f"--store URL --collection {self.collection}"
+
     def __repr__(self) -> str:
         return f"PgStore({self.location})"
 
@@ -352,8 +363,7 @@ class PgStore:
         if version != FORMAT_VERSION:
             raise IndexIncompatibleError(
                 f"The collection {self.location} has format version {version}; this seedqa "
-                f"reads version {FORMAT_VERSION}. Rebuild it: seedqa index PATH... --rebuild "
-                f"--store URL --collection {self.collection}"
+                f"reads version {FORMAT_VERSION}. {rebuild_command(self.index_options)}"
             )
         docs = self.db.query(
             "SELECT source, sha256, path, chunks, chars, indexed_at FROM seedqa_documents "
@@ -375,7 +385,8 @@ class PgStore:
             files={},
         )
 
-    def load(self, manifest: Manifest) -> PgIndex:
+    def load(self, manifest: Manifest, *, verify: bool | str = True) -> PgIndex:
+        """``verify`` is for the file store's checksums; the server keeps its own."""
         return PgIndex(self, manifest)
 
     # writing
@@ -400,11 +411,7 @@ class PgStore:
             conn.close()
 
     def create(self) -> None:
-        self.db.query(
-            "INSERT INTO seedqa_collections (name, format_version) VALUES (%s, %s) "
-            "ON CONFLICT (name) DO NOTHING",
-            (self.collection, FORMAT_VERSION),
-        )
+        self.db.query(_CREATE_COLLECTION, (self.collection, FORMAT_VERSION))
 
     def delete(self) -> None:
         with self.lock():
@@ -417,22 +424,16 @@ class PgStore:
         ``previous`` is None: a rebuild) and inserted for the documents that
         are new or replaced, with the update's chunks and vectors.
         """
-        drop, documents, chunks, vectors = (
-            update.drop,
-            update.documents,
-            update.chunks,
-            update.vectors,
-        )
-        embedder, chunking = update.embedder, update.chunking
-        if embedder.dim != DIM:
+        chunks = update.chunks
+        if update.embedder.dim != DIM:
             raise SeedqaError(
                 f"The PostgreSQL store holds {DIM}-dimensional vectors; "
-                f"{embedder.name} gives {embedder.dim}."
+                f"{update.embedder.name} gives {update.embedder.dim}."
             )
-        if vectors.shape != (len(chunks), DIM):
+        if update.vectors.shape != (len(chunks), DIM):
             raise ValueError("one embedding per chunk is required")
-        kept = set(previous.documents) - drop if previous is not None else set()
-        fresh = {s: e for s, e in documents.items() if s not in kept}
+        kept = set(previous.documents) - update.drop if previous is not None else set()
+        fresh = {s: e for s, e in update.documents.items() if s not in kept}
         if any(c.source not in fresh for c in chunks):
             raise ValueError("every new chunk must belong to a new or replaced document")
         # Autocommit, so conn.transaction() is a real BEGIN ... COMMIT, not a savepoint.
@@ -440,14 +441,10 @@ class PgStore:
         try:
             with conn.transaction():
                 c = self.collection
-                conn.execute(
-                    "INSERT INTO seedqa_collections (name, format_version) VALUES (%s, %s) "
-                    "ON CONFLICT (name) DO NOTHING",
-                    (c, FORMAT_VERSION),
-                )
+                conn.execute(_CREATE_COLLECTION, (c, FORMAT_VERSION))
                 conn.execute("SELECT 1 FROM seedqa_collections WHERE name = %s FOR UPDATE", (c,))
                 gone = (
-                    list(drop & set(previous.documents)) if previous is not None else None
+                    list(update.drop & set(previous.documents)) if previous is not None else None
                 )  # None: all of them
                 self._subtract_terms(conn, gone)
                 if gone is None:
@@ -467,41 +464,37 @@ class PgStore:
                                 (c, s, e.sha256, e.path, e.chunks, e.chars, e.indexed_at)
                             )
                 if chunks:
-                    self._copy_chunks(conn, chunks, vectors)
+                    self._copy_chunks(conn, chunks, update.vectors)
+                    # The new postings, and the document frequencies counted from
+                    # what was inserted (one posting per term and chunk).
                     conn.execute(
-                        "INSERT INTO seedqa_postings (collection, term, chunk_id, tf, length) "
-                        + _POSTINGS_OF,
-                        (c, list(fresh)),
-                    )
-                    conn.execute(
+                        "WITH added AS (INSERT INTO seedqa_postings "
+                        "(collection, term, chunk_id, tf, length) "
+                        + _POSTINGS_OF
+                        + " RETURNING term) "
                         "INSERT INTO seedqa_terms (collection, term, df) "
-                        "SELECT %s, t, count(*) FROM seedqa_chunks, "
-                        "unnest(tsvector_to_array(tsv)) AS t "
-                        "WHERE collection = %s AND source = ANY(%s) GROUP BY t "
+                        "SELECT %s, term, count(*) FROM added GROUP BY term "
                         "ON CONFLICT (collection, term) "
                         "DO UPDATE SET df = seedqa_terms.df + excluded.df",
-                        (c, c, list(fresh)),
+                        (c, list(fresh), c),
                     )
                 conn.execute("DELETE FROM seedqa_terms WHERE collection = %s AND df <= 0", (c,))
-                conn.execute(
+                total = conn.execute(
                     "UPDATE seedqa_collections SET generation = generation + 1, "
                     "format_version = %s, embedder = %s, chunking = %s, updated_at = %s, "
                     "chunk_count = (SELECT count(*) FROM seedqa_chunks WHERE collection = %s), "
                     "total_length = (SELECT coalesce(sum(length), 0) FROM seedqa_chunks "
-                    "WHERE collection = %s) WHERE name = %s",
+                    "WHERE collection = %s) WHERE name = %s RETURNING chunk_count",
                     (
                         FORMAT_VERSION,
-                        json.dumps(embedder.model_dump(mode="json")),
-                        json.dumps(chunking.model_dump(mode="json")),
+                        json.dumps(update.embedder.model_dump(mode="json")),
+                        json.dumps(update.chunking.model_dump(mode="json")),
                         _now(),
                         c,
                         c,
                         c,
                     ),
-                )
-            total = conn.execute(
-                "SELECT chunk_count FROM seedqa_collections WHERE name = %s", (self.collection,)
-            ).fetchone()[0]
+                ).fetchone()[0]
             if len(chunks) >= max(ANALYZE_AFTER, total // 10):
                 # Fresh statistics (or the planner keeps estimating from an empty
                 # table and scans by collection instead of the HNSW index) and a
@@ -523,15 +516,14 @@ class PgStore:
             return
         if not sources:
             return
+        # The postings go, and the document frequencies drop by what was deleted.
         conn.execute(
-            "DELETE FROM seedqa_postings p USING (" + _POSTINGS_OF + ") AS g (c, term, id, tf, n) "
-            "WHERE p.collection = g.c AND p.term = g.term AND p.chunk_id = g.id",
-            (c, sources),
-        )
-        conn.execute(
-            "UPDATE seedqa_terms t SET df = t.df - g.n FROM ("
-            "SELECT term, count(*) AS n FROM seedqa_chunks, unnest(tsvector_to_array(tsv)) "
-            "AS term WHERE collection = %s AND source = ANY(%s) GROUP BY term) g "
+            "WITH gone AS (DELETE FROM seedqa_postings p USING (" + _POSTINGS_OF + ") "
+            "AS g (c, term, id, tf, n) "
+            "WHERE p.collection = g.c AND p.term = g.term AND p.chunk_id = g.id "
+            "RETURNING p.term) "
+            "UPDATE seedqa_terms t SET df = t.df - g.n "
+            "FROM (SELECT term, count(*) AS n FROM gone GROUP BY term) g "
             "WHERE t.collection = %s AND t.term = g.term",
             (c, sources, c),
         )

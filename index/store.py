@@ -41,7 +41,6 @@ from .errors import (
     IndexBusyError,
     IndexCorruptError,
     IndexIncompatibleError,
-    IndexMissingError,
 )
 from .keyword import KeywordIndex
 from .vectors import FaissStore
@@ -102,8 +101,13 @@ class Update:
     chunking: ChunkingConfig
 
 
+def rebuild_command(index_options: str) -> str:
+    """The advice that ends every refusal of an index; ``index_options`` names the index."""
+    return f"Rebuild it with: seedqa index PATH... --rebuild {index_options}"
+
+
 def rebuild_hint(index_dir: Path) -> str:
-    return f"Rebuild it with: seedqa index PATH... --rebuild --index-dir {index_dir}"
+    return rebuild_command(f"--index-dir {index_dir}")
 
 
 def read_manifest(index_dir: Path) -> Manifest | None:
@@ -129,19 +133,6 @@ def read_manifest(index_dir: Path) -> Manifest | None:
             f"The index manifest {path} is malformed. {rebuild_hint(index_dir)}"
         ) from exc
     return manifest
-
-
-def check_compatible(manifest: Manifest, embedder: EmbedderInfo, index_dir: Path) -> None:
-    if manifest.embedder != embedder:
-
-        def describe(e: EmbedderInfo) -> str:
-            return f"{e.name} ({e.dim} dimensions, {e.backend} backend)"
-
-        raise IndexIncompatibleError(
-            f"The index in {index_dir} was built with {describe(manifest.embedder)}; "
-            f"this seedqa uses {describe(embedder)}. {rebuild_hint(index_dir)} "
-            "(or set SEEDQA_EMBEDDER to the backend it was built with)"
-        )
 
 
 def _fsync_dir(path: Path) -> None:
@@ -392,16 +383,3 @@ class ChunkTable(Sequence[Chunk]):
     def __iter__(self) -> Iterator[Chunk]:
         for i in range(self._size):
             yield self[i]
-
-
-def load_index(
-    index_dir: Path, embedder: EmbedderInfo, *, verify: bool | str = True
-) -> StoredIndex:
-    manifest = read_manifest(index_dir)
-    if manifest is None:
-        raise IndexMissingError(
-            f"No index in {index_dir}. Build one first: seedqa index seeds/ "
-            f"(or seedqa index YOUR_FOLDER --index-dir {index_dir})."
-        )
-    check_compatible(manifest, embedder, index_dir)
-    return StoredIndex(index_dir, manifest, verify=verify)

@@ -27,15 +27,15 @@ from typing import Protocol
 import numpy as np
 
 from .config import COLLECTIONS_FOLDER, EmbedderInfo, resolve_index_dir
-from .errors import IndexMissingError, InputError
+from .errors import IndexIncompatibleError, IndexMissingError, InputError
 from .store import (
     MANIFEST,
     Chunk,
     Manifest,
     StoredIndex,
     Update,
-    check_compatible,
     commit_generation,
+    rebuild_command,
     write_lock,
 )
 from .store import read_manifest as read_file_manifest
@@ -58,10 +58,12 @@ class Store(Protocol):
 
     @property
     def location(self) -> str: ...
+    @property
+    def index_options(self) -> str: ...
     def stamp(self) -> object: ...
     def exists(self) -> bool: ...
     def manifest(self) -> Manifest | None: ...
-    def load(self, manifest: Manifest) -> IndexView: ...
+    def load(self, manifest: Manifest, *, verify: bool | str = True) -> IndexView: ...
     def lock(self) -> contextlib.AbstractContextManager[None]: ...
     def create(self) -> None: ...
     def delete(self) -> None: ...
@@ -80,6 +82,10 @@ class FileStore:
     @property
     def location(self) -> str:
         return str(self.index_dir)
+
+    @property
+    def index_options(self) -> str:
+        return f"--index-dir {self.index_dir}"
 
     def __repr__(self) -> str:
         return f"FileStore({self.index_dir})"
@@ -143,19 +149,23 @@ def store_url() -> str | None:
     return os.environ.get(STORE_ENV) or None
 
 
-def use_store(url: str | None) -> None:
-    """Point this process (and the processes it starts) at ``url``, or back at files."""
+def _checked(url: str, given_as: str) -> str:
     from .pgstore import is_store_url
 
-    if url is None:
-        os.environ.pop(STORE_ENV, None)
-        return
     if not is_store_url(url):
         raise InputError(
-            f"{url!r} is not a store URL: give postgresql://USER@HOST:PORT/DATABASE "
-            "(or leave --store out for the files in --index-dir)."
+            f"{given_as} {url!r} is not a store URL: give postgresql://USER@HOST:PORT/DATABASE, "
+            f"or leave it out for the files in --index-dir."
         )
-    os.environ[STORE_ENV] = url
+    return url
+
+
+def use_store(url: str | None) -> None:
+    """Point this process (and the processes it starts) at ``url``, or back at files."""
+    if url is None:
+        os.environ.pop(STORE_ENV, None)
+    else:
+        os.environ[STORE_ENV] = _checked(url, "--store")
 
 
 def collection_of(index_dir: Path) -> str:
@@ -170,14 +180,9 @@ def open_store(index_dir: str | Path | None = None) -> Store:
     url = store_url()
     if url is None:
         return FileStore(path)
-    from .pgstore import PgStore, is_store_url
+    from .pgstore import PgStore
 
-    if not is_store_url(url):
-        raise InputError(
-            f"${STORE_ENV} is {url!r}, not a store URL: set it to "
-            "postgresql://USER@HOST:PORT/DATABASE or unset it."
-        )
-    return PgStore(url, collection_of(path))
+    return PgStore(_checked(url, f"${STORE_ENV}"), collection_of(path))
 
 
 def read_manifest(index_dir: str | Path | None = None) -> Manifest | None:
@@ -197,10 +202,21 @@ def load_from(store: Store, embedder: EmbedderInfo, *, verify: bool | str = True
     if manifest is None:
         raise IndexMissingError(
             f"No index in {store.location}. Build one first: seedqa index seeds/ "
-            "(or seedqa index YOUR_FOLDER --index-dir FOLDER)."
+            f"(or seedqa index YOUR_FOLDER {store.index_options})."
         )
-    folder = store.index_dir if isinstance(store, FileStore) else Path(store.location)
-    check_compatible(manifest, embedder, folder)
-    if isinstance(store, FileStore):
-        return store.load(manifest, verify=verify)
-    return store.load(manifest)
+    check_compatible(store, manifest, embedder)
+    return store.load(manifest, verify=verify)
+
+
+def check_compatible(store: Store, manifest: Manifest, embedder: EmbedderInfo) -> None:
+    """Refuse an index built by another embedder, with the command that rebuilds it."""
+    if manifest.embedder != embedder:
+
+        def describe(e: EmbedderInfo) -> str:
+            return f"{e.name} ({e.dim} dimensions, {e.backend} backend)"
+
+        raise IndexIncompatibleError(
+            f"The index in {store.location} was built with {describe(manifest.embedder)}; "
+            f"this seedqa uses {describe(embedder)}. {rebuild_command(store.index_options)} "
+            "(or set SEEDQA_EMBEDDER to the backend it was built with)"
+        )

@@ -70,7 +70,7 @@ def store(request, monkeypatch) -> str:
 
 
 @pytest.fixture(scope="session")
-def pg_seed_store(pg_cluster) -> str:
+def pg_seed_store(pg_cluster, tmp_path_factory) -> str:
     """A database whose default collection holds seeds/, built once (read-only use)."""
     from index import update_index
     from index.stores import use_store
@@ -79,7 +79,8 @@ def pg_seed_store(pg_cluster) -> str:
     previous = os.environ.get("SEEDQA_STORE")
     use_store(url)
     try:
-        update_index([SEEDS], ROOT / ".seedqa-unused", progress=False)
+        # The folder only names the default collection; the rows go to the database.
+        update_index([SEEDS], tmp_path_factory.mktemp("pg-seeds") / "index", progress=False)
     finally:
         use_store(previous)
     return url

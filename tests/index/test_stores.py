@@ -11,6 +11,7 @@ import json
 
 import pytest
 
+from benchmarks.run import gold_hit_rates, squad_folder
 from eval.datasets import load_squad
 from index import get_embedder, load_index, update_index, use_store
 from index.errors import InputError
@@ -20,21 +21,6 @@ from tests.conftest import ROOT, SEEDS, run_cli
 DEV_SUBSET = ROOT.parent / "shared" / "benchmarks" / "squad-v2-dev-subset.json"
 
 
-def _hit_at_5(index_dir, cases) -> float:
-    embedder = get_embedder()
-    retriever = HybridRetriever(load_index(index_dir, embedder.info), embedder)
-    hits = 0
-    for item in cases:
-        g = item.gold_span
-        name = g.source.split("/", 1)[-1]
-        found = retriever.retrieve(item.case.question, 5)
-        hits += any(
-            h.chunk.source.endswith(name) and h.chunk.start < g.end and h.chunk.end > g.start
-            for h in found
-        )
-    return hits / len(cases)
-
-
 def test_postgresql_retrieval_finds_what_the_embedded_store_finds(tmp_path, pg_url, monkeypatch):
     """hit@5 of the gold paragraph on the SQuAD dev subset, both stores, in the same run.
 
@@ -42,17 +28,17 @@ def test_postgresql_retrieval_finds_what_the_embedded_store_finds(tmp_path, pg_u
     reports the same figure.)"""
     dataset = load_squad(json.loads(DEV_SUBSET.read_text()), "squad")
     cases = [c for c in dataset.cases if c.golds]
-    folder = tmp_path / "squad"
-    folder.mkdir()
-    for name, text in dataset.documents.items():
-        (folder / name).write_text(text, encoding="utf-8")
+    folder = squad_folder(dataset, tmp_path)
+    embedder = get_embedder()
+    qvecs = embedder.embed([item.case.question for item in cases])
     figures = {}
     for kind, url in (("files", None), ("postgresql", pg_url)):
         monkeypatch.delenv("SEEDQA_STORE", raising=False)
         if url:
             monkeypatch.setenv("SEEDQA_STORE", url)
         update_index([folder], tmp_path / "index", progress=False)
-        figures[kind] = _hit_at_5(tmp_path / "index", cases)
+        retriever = HybridRetriever(load_index(tmp_path / "index", embedder.info), embedder)
+        figures[kind] = gold_hit_rates(retriever, cases, qvecs)["hybrid_hit@5"]
     assert len(cases) >= 400
     assert figures["files"] >= 0.9, figures
     assert figures["postgresql"] >= figures["files"] - 0.01, figures
