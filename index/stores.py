@@ -52,6 +52,8 @@ class IndexView(Protocol):
 
     def rows(self, ids: Sequence[int]) -> list[tuple[int, Chunk, np.ndarray]]: ...
 
+    def chunks_of(self, source: str) -> list[int]: ...
+
 
 class Store(Protocol):
     incremental: bool

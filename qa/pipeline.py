@@ -25,6 +25,7 @@ from index.errors import InputError
 from index.stores import Store, load_from
 
 from . import confidence, ranking
+from .byline import document_field, header_field
 from .decision import Decision, Facts, Rules, decide
 from .evidence import Evidence, select_evidence
 from .followups import Resolved, Turn, resolve
@@ -333,6 +334,8 @@ class Assistant:
         facts = replace(facts, unmentioned=tuple(missing))
         if not (decision := decide(facts, rules)).answered:
             return abstain(decision, similarity=similarity)
+        if (field := document_field(question)) is not None:
+            return self._from_header(field, hits, facts, retrieved, retrieve_ms, similarity)
         if description_subject(question):
             return self._describe(question, qvec, hits, facts, retrieved, retrieve_ms)
         choice = self._reader_choice(resolved, hits)
@@ -401,6 +404,35 @@ class Assistant:
             value = combiner.probability(facts) if combiner else facts["margin"]
             return _Choice(hit, start, end, facts["margin"], value, facts)
         return None
+
+    def _from_header(
+        self,
+        field: str,
+        hits: list[Hit],
+        facts: Facts,
+        retrieved: tuple[tuple[str, int, int], ...],
+        retrieve_ms: float,
+        similarity: float,
+    ) -> _Reply:
+        """ "Who wrote the article?": the byline (or date) in its document's header.
+
+        The document is the top hit's, so "the article about X" is the one
+        retrieval finds for X; its header is in its first chunk (the first row
+        of a document: chunks are stored in document order).
+        """
+        index = self.retriever().index
+        found = index.rows(index.chunks_of(hits[0].chunk.source)[:1])
+        head = found[0][1] if found else None
+        span = header_field(head.text, field) if head is not None else None
+        citations = _chunk_citations(head, *span) if head is not None and span else ()
+        if any(looks_like_injection(c.quote) for c in citations):
+            span = None
+        decision = decide(replace(facts, fitting_span=span is not None), Rules())
+        signals = {"similarity": similarity}
+        if span is None or head is None:
+            return _Reply.abstain(decision, signals, retrieved, retrieve_ms)
+        text = head.text[span[0] : span[1]]
+        return _Reply(text, decision, citations, signals, retrieved, retrieve_ms)
 
     def _describe(
         self,
