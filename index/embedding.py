@@ -276,7 +276,9 @@ def onnx_model_path(load_model) -> Path:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{os.getpid()}")
-        fp32 = tmp.with_suffix(".fp32.onnx")
+        # Suffixes appended, not substituted: with_suffix() would drop the pid, and
+        # two processes exporting at once then wrote the same file.
+        fp32 = tmp.with_name(tmp.name + ".fp32.onnx")
         try:
             log.info("Exporting the embedder to int8 ONNX (once) at %s", target)
             _export_fp32(load_model(), fp32)
@@ -346,7 +348,7 @@ def quantise_encoder(source: Path, target: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.transformers import optimizer
 
-    fused = source.with_suffix(".fused.onnx")
+    fused = source.with_name(source.name + ".fused.onnx")
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)  # both tools give advice on the root logger

@@ -36,7 +36,7 @@ CHECKPOINT = "checkpoint.pt"
 
 @dataclass(frozen=True)
 class TrainSettings:
-    epochs: int = 2
+    epochs: int = 3
     learning_rate: float = 1e-4
     warmup: float = 0.1  # share of all steps
     weight_decay: float = 0.01
