@@ -42,7 +42,7 @@ import click
 def train_reader_cmd(out, work, gold, silver, quick, fresh, epochs, seed) -> None:
     """Train the extractive reader from nothing and write it as int8 ONNX with its model card.
 
-    About 1-2 hours on 2 CPU cores; a GPU is used when one is present.
+    About 2 hours on 2 CPU cores (3 epochs); a GPU is used when one is present.
     """
     from dataclasses import replace
 

@@ -7,7 +7,7 @@ on its own checkpoint folders and data order, while here a killed run must
 resume mid-epoch from one atomic file with the exact batch order it had, and
 the loop is forty lines. [CLS] is the target of "no answer in this chunk".
 
-On 2 CPU cores a step of 16 examples takes about 2 s, so the choices that
+On 2 CPU cores a step of 16 examples takes about 3 s, so the choices that
 save time without measured loss are made by default: the word-embedding
 matrix is frozen (half the parameters, and small data gains nothing from
 moving it), and batches are grouped by length so padding costs little.
