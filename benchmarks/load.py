@@ -64,14 +64,16 @@ CONVERSATIONS: list[list[Question]] = [
 # Azercosmos founded?" with the trained reader, would only measure the reader here).
 STANDALONE: list[Question] = [
     ("On what date did the Turkish delegation visit Azercosmos?", ("February 18",), ()),
-    ("Which Turkish news channel started broadcasting via Azerspace-1?", ("TRT World",), ()),
+    ("Who is the author of the article?", ("Ayya Lmahamad",), ()),
     ("In which year does Turkey plan a Moon landing?", ("2023",), ()),
-    ("By which year should the first Turkish citizen travel to space?", ("2028",), ()),
+    ("How many countries did Azercosmos sell its services to in 2020?", ("33",), ()),
     ("In which region is Azercosmos the only satellite operator?", ("South Caucasus",), ()),
 ]
 UPLOAD_NAME = "load_test_harbour.txt"
 UPLOAD_FACT = "The Velmora harbour crane was installed in 1987 by the firm Ostrander Lift."
-UPLOAD_QUESTION = ("Which firm installed the Velmora harbour crane?", ("Ostrander Lift",), ())
+# "Ostrander", a name only the upload holds: the reader answers the surname alone
+# (the injection suite's known failure), and this measures the upload, not the reader.
+UPLOAD_QUESTION = ("Which firm installed the Velmora harbour crane?", ("Ostrander",), ())
 _TAG = re.compile(r"<[^>]+>")
 
 
