@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 
 from index import get_embedder, open_store, resolve_index_dir, store_url
 from index.errors import InputError
-from index.stores import Store, load_from
+from index.stores import IndexView, Store, load_from
 
 from . import confidence, ranking
 from .byline import document_field, header_field
@@ -318,7 +318,8 @@ class Assistant:
         s = self.settings
         t0 = time.perf_counter()
         question = resolved.prompt_question
-        hits, qvec = self.retriever().retrieve_with_vector(resolved.retrieval_query, s.chunks)
+        retriever = self.retriever()
+        hits, qvec = retriever.retrieve_with_vector(resolved.retrieval_query, s.chunks)
         retrieve_ms = (time.perf_counter() - t0) * 1000
         retrieved = tuple((h.chunk.source, h.chunk.start, h.chunk.end) for h in hits)
 
@@ -335,7 +336,9 @@ class Assistant:
         if not (decision := decide(facts, rules)).answered:
             return abstain(decision, similarity=similarity)
         if (field := document_field(question)) is not None:
-            return self._from_header(field, hits, facts, retrieved, retrieve_ms, similarity)
+            return _from_header(
+                retriever.index, field, hits[0], facts, retrieved, retrieve_ms, similarity
+            )
         if description_subject(question):
             return self._describe(question, qvec, hits, facts, retrieved, retrieve_ms)
         choice = self._reader_choice(resolved, hits)
@@ -404,35 +407,6 @@ class Assistant:
             value = combiner.probability(facts) if combiner else facts["margin"]
             return _Choice(hit, start, end, facts["margin"], value, facts)
         return None
-
-    def _from_header(
-        self,
-        field: str,
-        hits: list[Hit],
-        facts: Facts,
-        retrieved: tuple[tuple[str, int, int], ...],
-        retrieve_ms: float,
-        similarity: float,
-    ) -> _Reply:
-        """ "Who wrote the article?": the byline (or date) in its document's header.
-
-        The document is the top hit's, so "the article about X" is the one
-        retrieval finds for X; its header is in its first chunk (the first row
-        of a document: chunks are stored in document order).
-        """
-        index = self.retriever().index
-        found = index.rows(index.chunks_of(hits[0].chunk.source)[:1])
-        head = found[0][1] if found else None
-        span = header_field(head.text, field) if head is not None else None
-        citations = _chunk_citations(head, *span) if head is not None and span else ()
-        if any(looks_like_injection(c.quote) for c in citations):
-            span = None
-        decision = decide(replace(facts, fitting_span=span is not None), Rules())
-        signals = {"similarity": similarity}
-        if span is None or head is None:
-            return _Reply.abstain(decision, signals, retrieved, retrieve_ms)
-        text = head.text[span[0] : span[1]]
-        return _Reply(text, decision, citations, signals, retrieved, retrieve_ms)
 
     def _describe(
         self,
@@ -769,6 +743,36 @@ def _combine(replies: list[_Reply]) -> _Reply:
         answered[0].signals,
         tuple(dict.fromkeys(x for r in replies for x in r.retrieved)),
         sum(r.retrieve_ms for r in replies),
+    )
+
+
+def _from_header(
+    index: IndexView,
+    field: str,
+    top: Hit,
+    facts: Facts,
+    retrieved: tuple[tuple[str, int, int], ...],
+    retrieve_ms: float,
+    similarity: float,
+) -> _Reply:
+    """ "Who wrote the article?": the byline (or date) in its document's header.
+
+    The document is the top hit's, so "the article about X" is the one
+    retrieval finds for X; its header is in its first chunk (the first row
+    of a document: chunks are stored in document order).
+    """
+    signals = {"similarity": similarity}
+    found = index.rows(index.chunks_of(top.chunk.source)[:1])
+    head = found[0][1] if found else None
+    span = header_field(head.text, field) if head is not None else None
+    citations = _chunk_citations(head, *span) if span else ()
+    if any(looks_like_injection(c.quote) for c in citations):
+        span = None
+    decision = decide(replace(facts, fitting_span=span is not None), Rules())
+    if span is None:
+        return _Reply.abstain(decision, signals, retrieved, retrieve_ms)
+    return _Reply(
+        head.text[span[0] : span[1]], decision, citations, signals, retrieved, retrieve_ms
     )
 
 
