@@ -86,7 +86,7 @@ class SentenceVectors:
         return np.stack(out)
 
 
-_sentence_vectors = SentenceVectors()
+sentence_vectors = SentenceVectors()
 
 
 def candidate_sentences(hits: list[Hit]) -> list[Sentence]:
@@ -118,7 +118,7 @@ def select_evidence(
     candidates = candidate_sentences(hits)
     if not candidates:
         return None
-    vectors = _sentence_vectors.get([s.text for s in candidates], embedder)
+    vectors = sentence_vectors.get([s.text for s in candidates], embedder)
     cosine = vectors @ query_vector
     wanted = content_words(question)
     overlap = np.array(

@@ -27,7 +27,7 @@ from index.stores import IndexView, Store, load_from
 from . import confidence, ranking
 from .byline import document_field, header_field
 from .decision import Decision, Facts, Rules, decide
-from .evidence import Evidence, select_evidence
+from .evidence import Evidence, select_evidence, sentence_vectors
 from .followups import Resolved, Turn, resolve
 from .grounding import (
     echoes_question,
@@ -37,7 +37,7 @@ from .grounding import (
     supported,
 )
 from .queueing import ANSWERING
-from .reader import Reader, get_reader
+from .reader import Reader, Span, get_reader
 from .retrieval import Hit, HybridRetriever
 from .shapes import (
     asks_for_items,
@@ -140,6 +140,9 @@ class Assistant:
         self.settings = settings or AnswerSettings()
         self.embedder = get_embedder()
         self._reader = reader
+        # Called with every candidate span the reader proposes for a question
+        # (training/calibrate.py fits the combination on them).
+        self.on_candidates: Callable[[list[_Choice]], None] | None = None
         self._lock = threading.Lock()
         self._retriever: HybridRetriever | None = None
         self._stamp: tuple[int, int] | None = None
@@ -341,7 +344,7 @@ class Assistant:
             )
         if description_subject(question):
             return self._describe(question, qvec, hits, facts, retrieved, retrieve_ms)
-        choice = self._reader_choice(resolved, hits)
+        choice = self._reader_choice(resolved, hits, qvec)
         facts = replace(facts, fitting_span=choice is not None)
         if choice is None:
             return abstain(decide(facts, rules), similarity=similarity)
@@ -372,11 +375,16 @@ class Assistant:
             return self.reader.combiner.threshold
         return self.reader.config.threshold
 
-    def _reader_choice(self, resolved: Resolved, hits: list[Hit]) -> _Choice | None:
-        """The reader's best span over all ``hits`` that can be an answer, with its margin.
+    def _reader_choice(
+        self, resolved: Resolved, hits: list[Hit], qvec: np.ndarray | None = None
+    ) -> _Choice | None:
+        """The reader's span to answer with, over all ``hits``, or None if none can be one.
 
-        The margin is the span's score over the lowest no-answer score of the
-        chunks read: "the answer is in none of them" must lose in every chunk.
+        Every span the reader proposes that can be an answer is a candidate;
+        with the fitted combination (qa/confidence.py) the most probable one is
+        chosen, without it the highest-scoring. The margin is the span's score
+        over the lowest no-answer score of the chunks read: "the answer is in
+        none of them" must lose in every chunk.
         """
         # An elliptical follow-up is read completed from the question it continues.
         readings = self.reader.read(
@@ -384,29 +392,51 @@ class Assistant:
         )
         lowest = min(r.null for r in readings)
         question = resolved.prompt_question
+        placed: list[tuple[Hit, int, int, Span]] = []
         for span in sorted((sp for r in readings for sp in r.spans), key=lambda sp: -sp.score):
             hit = hits[span.context]
-            placed = _place(hit, span.start, span.end, question)
-            if placed is None:
-                continue
-            start, end = placed
-            s0, s1 = _sentence_at(hit.chunk, start)
+            if (where := _place(hit, span.start, span.end, question)) is not None:
+                placed.append((hit, *where, span))
+        if not placed:
+            return None
+        best = placed[0][3].score
+        bounds = [_sentence_at(hit.chunk, start) for hit, start, _, _ in placed]
+        texts = [hit.chunk.text[a:b] for (hit, *_), (a, b) in zip(placed, bounds, strict=True)]
+        if qvec is None:
+            qvec = self.embedder.embed([resolved.retrieval_query])[0]
+        sentence_cos = sentence_vectors.get(texts, self.embedder) @ qvec
+        prob, votes = confidence.agreement(
+            [c[3].score for c in placed], [c[0].chunk.text[c[1] : c[2]] for c in placed]
+        )
+        candidates = []
+        for (hit, start, end, span), sentence, cos, p, v in zip(
+            placed, texts, sentence_cos, prob, votes, strict=True
+        ):
+            score, null = span.score, span.null
             facts = {
-                "margin": span.score - lowest,
-                "own_margin": span.score - span.null,
-                "score": span.score,
+                "margin": score - lowest,
+                "own_margin": score - null,
+                "score": score,
                 "null": lowest,
                 "cosine": hit.cosine,
                 "rank": float(span.context),
-                "sentence_overlap": confidence.overlap(question, hit.chunk.text[s0:s1]),
+                "sentence_overlap": confidence.overlap(question, sentence),
                 "chunk_overlap": confidence.overlap(question, hit.chunk.text),
                 "negated": confidence.negated(question),
                 "log_words": math.log1p(len(hit.chunk.text[start:end].split())),
+                "gap": score - best,
+                "prob": p,
+                "votes": v,
+                "sentence_cosine": float(cos),
             }
-            combiner = self.reader.combiner if self.settings.reader_combine else None
-            value = combiner.probability(facts) if combiner else facts["margin"]
-            return _Choice(hit, start, end, facts["margin"], value, facts)
-        return None
+            candidates.append(_Choice(hit, start, end, facts["margin"], facts["margin"], facts))
+        if self.on_candidates is not None:
+            self.on_candidates(candidates)
+        combiner = self.reader.combiner if self.settings.reader_combine else None
+        if combiner is None:
+            return candidates[0]
+        scored = [replace(c, value=combiner.probability(c.facts)) for c in candidates]
+        return max(scored, key=lambda c: c.value)  # the first of equals: the higher score
 
     def _describe(
         self,

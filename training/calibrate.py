@@ -33,6 +33,13 @@ SCORE = "answer_score"
 
 def answers_without_threshold(reader_dir: Path, dataset: Dataset, *, progress: bool = False):
     """(case, answer) for every question, answered with the threshold off."""
+    return readings_without_threshold(reader_dir, dataset, progress=progress)[0]
+
+
+def readings_without_threshold(reader_dir: Path, dataset: Dataset, *, progress: bool = False):
+    """The (case, answer) pairs, answered with the threshold off and the top span
+    chosen, and each question's candidate spans (None unless the question was
+    read once, without history: only then is a choice among them replayable)."""
     from qa.pipeline import AnswerSettings, Assistant
     from qa.reader import Reader
 
@@ -43,23 +50,56 @@ def answers_without_threshold(reader_dir: Path, dataset: Dataset, *, progress: b
             AnswerSettings(reader_threshold=-np.inf, reader_combine=False),
             reader=Reader(reader_dir),
         )
-        run = run_dataset(dataset, ours(index_dir, assistant), "reader", progress=progress)
-        return [(r.item, r.answer) for r in run.results]
+        reads: list[list] = []
+        assistant.on_candidates = reads.append
+        answer_one = ours(index_dir, assistant)
+        candidates: dict[str, list | None] = {}
+
+        def answer(item):
+            reads.clear()
+            got = answer_one(item)
+            single = len(reads) == 1 and not item.case.history
+            candidates[item.case.id] = [_Candidate.of(c) for c in reads[0]] if single else None
+            return got
+
+        run = run_dataset(dataset, answer, "reader", progress=progress)
+        pairs = [(r.item, r.answer) for r in run.results]
+        return pairs, [candidates[item.case.id] for item, _ in pairs]
     finally:
         holder.cleanup()
 
 
-def replay(pairs, threshold: float, scores: list[float | None] | None = None) -> dict:
+class _Candidate:
+    """A candidate span's words and facts (the pipeline's ``_Choice`` without its chunk)."""
+
+    __slots__ = ("facts", "text")
+
+    def __init__(self, text: str, facts: dict[str, float]) -> None:
+        self.text, self.facts = text, facts
+
+    @classmethod
+    def of(cls, choice) -> _Candidate:
+        return cls(choice.hit.chunk.text[choice.start : choice.end], dict(choice.facts))
+
+
+def replay(
+    pairs,
+    threshold: float,
+    scores: list[float | None] | None = None,
+    texts: list[str | None] | None = None,
+) -> dict:
     """SQuAD v2 figures if answers scoring below ``threshold`` had abstained.
 
     ``scores``: one per pair (default: each answer's margin); an answer without
-    a score (a description) does not pass the threshold.
+    a score (a description, a header field) is not held to the threshold.
+    ``texts``: the answer each pair would give instead of its own (None: its own).
     """
     has, no = [], []
     for i, (item, answer) in enumerate(pairs):
         score = answer.signals.get(MARGIN) if scores is None else scores[i]
         answered = not answer.abstained and (score is None or score >= threshold)
-        pred = answer.text if answered else ""
+        text = answer.text if texts is None or texts[i] is None else texts[i]
+        pred = text if answered else ""
         value = best_over_golds(f1, pred, list(item.golds))
         (has if item.golds else no).append(value)
     both = has + no
@@ -84,7 +124,9 @@ def objective(figures: dict) -> tuple[float, float]:
     return min(figures["HasAns_f1"], figures["NoAns_f1"]), figures["f1"]
 
 
-def best_threshold(pairs, scores: list[float | None] | None = None) -> tuple[float, dict]:
+def best_threshold(
+    pairs, scores: list[float | None] | None = None, texts: list[str | None] | None = None
+) -> tuple[float, dict]:
     """The threshold with the best :func:`objective` (midway between two scores)."""
     if scores is None:
         scores = [a.signals.get(MARGIN) for _, a in pairs]
@@ -92,84 +134,108 @@ def best_threshold(pairs, scores: list[float | None] | None = None) -> tuple[flo
         {v for (_, a), v in zip(pairs, scores, strict=True) if not a.abstained and v is not None}
     )
     if not values:
-        return 0.0, replay(pairs, 0.0, scores)
+        return 0.0, replay(pairs, 0.0, scores, texts)
     cuts = [values[0] - 1.0]
     cuts += [(a + b) / 2 for a, b in itertools.pairwise(values)]
     cuts.append(values[-1] + 1.0)
-    scored = [(objective(replay(pairs, t, scores)), -abs(t), t) for t in cuts]
+    scored = [(objective(replay(pairs, t, scores, texts)), -abs(t), t) for t in cuts]
     _, _, threshold = max(scored)
-    return round(float(threshold), 4), replay(pairs, threshold, scores)
+    return round(float(threshold), 4), replay(pairs, threshold, scores, texts)
 
 
-def _training_rows(pairs, rows: list[int]):
-    """Feature rows with soft labels: (X, y, weight) for logistic regression."""
+# Regularisation of the combination: chosen out of fold on the validation
+# articles (0.1 beat 1.0 by 0.7 points at the balanced point; research/span_ranker.py).
+C = 0.1
+
+
+def _training_rows(pairs, candidates, rows: list[int]):
+    """Every candidate of the questions ``rows`` as a feature row with soft labels:
+    (X, y, weight) for logistic regression, "right" weighted by the span's F1."""
     from qa.confidence import FEATURES
 
     x, y, w = [], [], []
     for i in rows:
-        item, answer = pairs[i]
-        features = [answer.signals[f"reader_{name}"] for name in FEATURES]
-        right = best_over_golds(f1, answer.text, list(item.golds)) if item.golds else 0.0
-        for label, weight in ((1, right), (0, 1.0 - right)):
-            if weight > 0:
-                x.append(features)
-                y.append(label)
-                w.append(weight)
+        item = pairs[i][0]
+        for cand in candidates[i]:
+            features = [cand.facts[name] for name in FEATURES]
+            right = best_over_golds(f1, cand.text, list(item.golds)) if item.golds else 0.0
+            for label, weight in ((1, right), (0, 1.0 - right)):
+                if weight > 0:
+                    x.append(features)
+                    y.append(label)
+                    w.append(weight)
     return np.array(x), np.array(y), np.array(w)
 
 
-def _fit(pairs, rows: list[int]):
-    """Standardisation and logistic weights, or None when the rows hold one class only."""
+def _fit(pairs, candidates, rows: list[int]):
+    """The combination fitted on ``rows``' candidates, or None when they hold one class."""
     from sklearn.linear_model import LogisticRegression
 
-    x, y, w = _training_rows(pairs, rows)
+    from qa.confidence import FEATURES, Combiner
+
+    x, y, w = _training_rows(pairs, candidates, rows)
     if len(set(y.tolist())) < 2:
         return None
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale == 0] = 1.0
-    model = LogisticRegression(C=1.0, max_iter=1000)
+    model = LogisticRegression(C=C, max_iter=2000)
     model.fit((x - mean) / scale, y, sample_weight=w)
-    return mean, scale, model.coef_[0], float(model.intercept_[0])
+    return Combiner(
+        tuple(map(float, mean)),
+        tuple(map(float, scale)),
+        tuple(map(float, model.coef_[0])),
+        float(model.intercept_[0]),
+        0.0,
+        FEATURES,
+    )
 
 
-def fit_combiner(pairs):
-    """The combination and its out-of-fold validation figures, or None with too few rows."""
-    from qa.confidence import FEATURES, Combiner
+def choose(combiner, cands) -> tuple[float, str]:
+    """The pipeline's choice among a question's candidates: (probability, words)."""
+    values = [combiner.probability(c.facts) for c in cands]
+    best = max(range(len(cands)), key=lambda k: (values[k], -k))
+    return values[best], cands[best].text
 
-    scored = [
-        i
-        for i, (_, a) in enumerate(pairs)
-        if not a.abstained and all(f"reader_{n}" in a.signals for n in FEATURES)
-    ]
+
+def fit_combiner(pairs, candidates):
+    """The combination and its out-of-fold validation figures, or (None, None) with too few.
+
+    Out of fold by article: each article's questions choose their span and
+    get their probability from a fit on the other articles' candidates, and
+    the threshold is chosen on those; the weights kept are then fitted on all.
+    """
+    from dataclasses import replace
+
+    scored = [i for i, c in enumerate(candidates) if c and not pairs[i][1].abstained]
     articles = sorted({pairs[i][0].gold_span.source for i in scored if pairs[i][0].gold_span})
     if len(articles) < 2 or len(scored) < 20:
         return None, None
-    out_of_fold: list[float | None] = [None] * len(pairs)
+    scores: list[float | None] = [None] * len(pairs)
+    texts: list[str | None] = [None] * len(pairs)
+    for i, (_, answer) in enumerate(pairs):
+        if candidates[i] is not None and not answer.abstained:
+            scores[i] = -np.inf  # read, but every span failed the checks: abstains
     for article in articles:
-        held = [i for i in scored if pairs[i][0].gold_span.source == article]
-        rest = [i for i in scored if pairs[i][0].gold_span.source != article]
-        fitted = _fit(pairs, rest)
-        if fitted is None:
+        held = [i for i in scored if _article(pairs[i][0]) == article]
+        part = _fit(pairs, candidates, [i for i in scored if _article(pairs[i][0]) != article])
+        if part is None:
             return None, None  # too few right answers to learn from (a quick run)
-        mean, scale, coef, bias = fitted
-        part = Combiner(tuple(mean), tuple(scale), tuple(coef), bias, 0.0)
         for i in held:
-            signals = pairs[i][1].signals
-            out_of_fold[i] = part.probability({n: signals[f"reader_{n}"] for n in FEATURES})
-    threshold, figures = best_threshold(pairs, out_of_fold)
-    fitted = _fit(pairs, scored)
+            scores[i], texts[i] = choose(part, candidates[i])
+    threshold, figures = best_threshold(pairs, scores, texts)
+    fitted = _fit(pairs, candidates, scored)
     if fitted is None:
         return None, None
-    mean, scale, coef, bias = fitted
-    combiner = Combiner(
-        tuple(map(float, mean)), tuple(map(float, scale)), tuple(map(float, coef)), bias, threshold
-    )
-    return combiner, figures
+    return replace(fitted, threshold=threshold), figures
+
+
+def _article(item) -> str | None:
+    return item.gold_span.source if item.gold_span else None
 
 
 def choose_threshold(reader_dir: Path, dataset: Dataset, *, progress: bool = False):
     """(margin threshold, its figures, combiner or None, its out-of-fold figures)."""
-    pairs = answers_without_threshold(reader_dir, dataset, progress=progress)
+    pairs, candidates = readings_without_threshold(reader_dir, dataset, progress=progress)
     threshold, figures = best_threshold(pairs)
-    combiner, combined = fit_combiner(pairs)
+    combiner, combined = fit_combiner(pairs, candidates)
     return threshold, figures, combiner, combined

@@ -16,9 +16,10 @@ def model_card(report, settings, data, gold: Path, silver: Path | None, quick: b
     rows = "\n".join(line.format(**row) for row in report.history)
     v = report.validation
     decided = (
-        "a logistic combination of the reader's margin with retrieval and overlap facts "
-        "(qa/confidence.py; weights and threshold in reader.json), fitted and scored "
-        "out of fold by article"
+        "a logistic combination of the reader's scores with retrieval, overlap and "
+        "agreement facts (qa/confidence.py; weights and threshold in reader.json) that "
+        "scores every candidate span (up to 5 per chunk read): the most probable is the "
+        "answer if it reaches the threshold; fitted and scored out of fold by article"
         if v.get("decided_by", "").startswith("combination")
         else "the margin of the best span over the no-answer score"
     )

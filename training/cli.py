@@ -39,7 +39,12 @@ import click
 @click.option("--fresh", is_flag=True, help="Discard the checkpoint in WORK and start over.")
 @click.option("--epochs", type=click.IntRange(1, 50), default=None, help="Training epochs.")
 @click.option("--seed", type=int, default=None, help="Random seed (default 13).")
-def train_reader_cmd(out, work, gold, silver, quick, fresh, epochs, seed) -> None:
+@click.option(
+    "--calibrate-only",
+    is_flag=True,
+    help="Keep the trained model in OUT; choose its threshold and combination again (minutes).",
+)
+def train_reader_cmd(out, work, gold, silver, quick, fresh, epochs, seed, calibrate_only) -> None:
     """Train the extractive reader from nothing and write it as int8 ONNX with its model card.
 
     About 2 hours on 2 CPU cores (3 epochs); a GPU is used when one is present.
@@ -48,7 +53,7 @@ def train_reader_cmd(out, work, gold, silver, quick, fresh, epochs, seed) -> Non
 
     from qa.reader import DEFAULT_DIR
     from training.loop import CHECKPOINT
-    from training.run import QUICK, TrainSettings, train_reader
+    from training.run import QUICK, TrainSettings, recalibrate, train_reader
 
     work_dir = Path(work)
     settings = QUICK if quick else TrainSettings()
@@ -59,6 +64,20 @@ def train_reader_cmd(out, work, gold, silver, quick, fresh, epochs, seed) -> Non
     if fresh:
         (work_dir / CHECKPOINT).unlink(missing_ok=True)
     target = Path(out) if out else (work_dir / "quick-reader" if quick else DEFAULT_DIR)
+    if calibrate_only:
+        report = recalibrate(
+            target,
+            gold=Path(gold),
+            silver=Path(silver) if silver else None,
+            log=lambda line: click.echo(line, err=True),
+        )
+        v = report.validation
+        click.echo(
+            f"Reader in {report.out} recalibrated; validation overall F1 {v['f1']:.3f}, "
+            f"HasAns F1 {v['HasAns_f1']:.3f}, NoAns {v['NoAns_f1']:.3f} "
+            f"(decided by {v['decided_by']})."
+        )
+        return
     report = train_reader(
         target,
         work_dir,

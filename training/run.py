@@ -11,11 +11,12 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from index.errors import InputError
 from qa.reader import TOKENIZER_FILE, Tokenizer, best_spans
 
 from .data import (
@@ -97,9 +98,7 @@ def train_reader(
         log=log,
     )
 
-    from .calibrate import choose_threshold, objective
-    from .card import model_card
-    from .export import write_config, write_reader
+    from .export import write_reader
 
     config = {
         "max_length": settings.max_length,
@@ -108,10 +107,68 @@ def train_reader(
         "threshold": 0.0,
     }
     write_reader(model, base / TOKENIZER_FILE, out, config)
+    report = TrainReport(out, history, round(seconds / 60, 1), 0.0, {}, counts)
+    return calibrate(out, valid_set, report, settings, data, gold, silver, quick, progress, log)
+
+
+def recalibrate(
+    out: Path,
+    *,
+    gold: Path = GOLD_POOL,
+    silver: Path | None = SILVER_POOL,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> TrainReport:
+    """Choose the threshold and combination again for the trained reader in ``out``.
+
+    For a change to how answers are chosen or decided (qa/confidence.py): the
+    model stays as it is, its ``reader.json``, ``training.json`` and card are
+    rewritten from the same validation articles, so a reader need not be
+    trained again (2 hours on 2 cores) to take up a new decision rule.
+    """
+    try:
+        done = json.loads((out / "training.json").read_text(encoding="utf-8"))
+        settings = TrainSettings(**done["settings"])
+        data = DataSettings(**done["data"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(
+            f"{out} holds no reader made by `seedqa train-reader` ({exc}); train one first."
+        ) from exc
+    quick = bool(done.get("quick"))
+    _, valid_set, _ = split_pools(gold, silver, quick=quick)
+    report = TrainReport(out, done["history"], done["minutes"], 0.0, {}, done.get("examples", {}))
+    return calibrate(out, valid_set, report, settings, data, gold, silver, quick, progress, log)
+
+
+def calibrate(
+    out: Path,
+    valid_set,
+    report: TrainReport,
+    settings: TrainSettings,
+    data: DataSettings,
+    gold: Path,
+    silver: Path | None,
+    quick: bool,
+    progress: bool,
+    log: Callable[[str], None],
+) -> TrainReport:
+    """Threshold and combination chosen on the validation articles; config, card, record."""
+    from qa.reader import ReaderConfig
+
+    from .calibrate import choose_threshold, objective
+    from .card import model_card
+    from .export import write_config
+
+    read = ReaderConfig.read(out)
+    config = {
+        "max_length": read.max_length,
+        "max_question_tokens": read.max_question_tokens,
+        "max_answer_tokens": read.max_answer_tokens,
+        "threshold": 0.0,
+    }
     log("Choosing the answer threshold on the validation articles (open retrieval)…")
     threshold, by_margin, combiner, combined = choose_threshold(out, valid_set, progress=progress)
     config["threshold"] = threshold
-    validation = by_margin
     # The combination is kept only where it beats the margin alone out of fold.
     if combiner is not None and combined is not None and objective(combined) > objective(by_margin):
         config["combiner"] = combiner.to_config()
@@ -120,7 +177,7 @@ def train_reader(
         validation = {**by_margin, "decided_by": "margin"}
     write_config(out, config)
     log(f"Validation, margin alone: {json.dumps(by_margin)}; combination: {json.dumps(combined)}")
-    report = TrainReport(out, history, round(seconds / 60, 1), threshold, validation, counts)
+    report = replace(report, threshold=threshold, validation=validation)
     card = model_card(report, settings, data, gold, silver, quick)
     (out / "MODEL_CARD.md").write_text(card, encoding="utf-8")
     (out / "training.json").write_text(
@@ -129,13 +186,13 @@ def train_reader(
                 "settings": asdict(settings),
                 "data": asdict(data),
                 "quick": quick,
-                "history": history,
+                "history": report.history,
                 "minutes": report.minutes,
                 "threshold": threshold,
                 "validation": validation,
                 "validation_margin_only": by_margin,
                 "validation_combined_out_of_fold": combined,
-                "examples": counts,
+                "examples": report.examples,
                 "finished": time.strftime("%Y-%m-%d %H:%M"),
             },
             indent=1,
@@ -195,4 +252,4 @@ def chunk_metrics(model, features: list[Feature], examples: list[Example], pad: 
     }
 
 
-__all__ = ["QUICK", "DataSettings", "TrainReport", "TrainSettings", "train_reader"]
+__all__ = ["QUICK", "DataSettings", "TrainReport", "TrainSettings", "recalibrate", "train_reader"]

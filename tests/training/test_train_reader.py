@@ -81,6 +81,35 @@ def test_quick_training_resumes_after_a_kill_and_writes_a_loadable_reader(tmp_pa
     span = readings[0].spans[0]
     assert 0 <= span.start < span.end <= len("Harvard was founded by John Harvard.")
 
+    # A new decision rule is taken up without training again: the model stays.
+    model_digest = sha256_file(out / MODEL_FILE)
+    again = subprocess.run(
+        [*_command(work, out), "--calibrate-only"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "recalibrated" in again.stdout
+    assert sha256_file(out / MODEL_FILE) == model_digest
+    record = json.loads((out / "training.json").read_text())
+    assert record["history"] == history and "validation" in record
+    assert Reader(out).config.sha256[MODEL_FILE] == model_digest
+
+
+def test_recalibrating_a_folder_without_a_trained_reader_is_a_one_line_error(tmp_path):
+    exe = Path(sys.executable).with_name("seedqa")
+    done = subprocess.run(
+        [str(exe), "train-reader", "--calibrate-only", "--out", str(tmp_path / "none")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert "train one first" in done.stderr
+
 
 def test_training_data_that_is_missing_is_a_one_line_error(tmp_path):
     exe = Path(sys.executable).with_name("seedqa")
