@@ -15,7 +15,7 @@ the most probable: on the validation articles the reader's top span is right
 (HasAns F1, nothing abstained) 0.63 of the time while the best of its
 candidates reaches 0.87, and facts the span score does not see (how much of
 the reader's probability mass agrees on the same words, the sentence's
-coverage of the question) recover part of that gap. One model both chooses
+similarity to and coverage of the question) recover part of that gap. One model both chooses
 and decides, so the choice and the threshold are fitted to the same labels.
 """
 
@@ -83,8 +83,10 @@ class Combiner:
     weights: tuple[float, ...]
     bias: float
     threshold: float
-    # The facts it was fitted on, in order (a reader.json from before "gap",
-    # "prob" and "votes" keeps working with the ten it names).
+    # The facts it was fitted on, in order. A reader.json from before "gap",
+    # "prob", "votes" and "sentence_cosine" still loads with the ten it names,
+    # but it was fitted on top spans only: `seedqa train-reader
+    # --calibrate-only` refits it for choosing among candidates.
     features: tuple[str, ...] = FEATURES
 
     @classmethod

@@ -3,17 +3,22 @@
 The validation articles are indexed together (as ``seedqa eval`` indexes a
 SQuAD file) and every question is answered through the real pipeline with the
 new reader and no threshold; each answer records the reader's margin (best
-span score minus the no-answer score) and the other facts of
-``qa/confidence.py``. Replaying the scores against every candidate threshold
-gives the overall SQuAD v2 F1 each would score, exactly, because the
-threshold is the last decision the pipeline takes.
+span score minus the no-answer score), and the pipeline hands over every
+candidate span it considered with the facts of ``qa/confidence.py``.
+Replaying the scores against every candidate threshold gives the overall
+SQuAD v2 F1 each would score, exactly for the margin (the threshold is the
+last decision the pipeline takes) and for the combination up to the
+enumeration a list question's answer is widened to.
 
 Thresholds are chosen for the balanced point (:func:`objective`). The
-combination (logistic regression over those facts, soft labels: an
-answerable question's answer counts as right by its F1) is scored
-out-of-fold, each article predicted by a fit on the others, and its threshold
-chosen on those out-of-fold scores, so its validation figure is not fitted to
-the questions it is measured on; the weights kept are then fitted on all.
+combination (logistic regression over the candidates' facts, soft labels: a
+candidate counts as right by its F1 against the gold answers, an
+unanswerable question's candidates as wrong) chooses each question's most
+probable candidate and is thresholded on that probability. It is scored
+out-of-fold, each article's questions chosen and scored by a fit on the
+others, and its threshold chosen on those out-of-fold scores, so its
+validation figure is not fitted to the questions it is measured on; the
+weights kept are then fitted on all.
 """
 
 from __future__ import annotations
