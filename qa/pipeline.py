@@ -400,31 +400,36 @@ class Assistant:
         if not placed:
             return None
         best = placed[0][3].score
-        bounds = [_sentence_at(hit.chunk, start) for hit, start, _, _ in placed]
-        texts = [hit.chunk.text[a:b] for (hit, *_), (a, b) in zip(placed, bounds, strict=True)]
+        words = [hit.chunk.text[start:end] for hit, start, end, _ in placed]
+        sentences = [
+            hit.chunk.text[slice(*_sentence_at(hit.chunk, start))] for hit, start, _, _ in placed
+        ]
         if qvec is None:
             qvec = self.embedder.embed([resolved.retrieval_query])[0]
-        sentence_cos = sentence_vectors.get(texts, self.embedder) @ qvec
-        prob, votes = confidence.agreement(
-            [c[3].score for c in placed], [c[0].chunk.text[c[1] : c[2]] for c in placed]
-        )
+        sentence_cos = sentence_vectors.get(sentences, self.embedder) @ qvec
+        prob, votes = confidence.agreement([c[3].score for c in placed], words)
+        # Per chunk and per question, not per candidate: up to 5 candidates share a chunk.
+        chunk_overlap = {
+            c: confidence.overlap(question, hits[c].chunk.text)
+            for c in {span.context for *_, span in placed}
+        }
+        negated = confidence.negated(question)
         candidates = []
-        for (hit, start, end, span), sentence, cos, p, v in zip(
-            placed, texts, sentence_cos, prob, votes, strict=True
+        for (hit, start, end, span), answer, sentence, cos, p, v in zip(
+            placed, words, sentences, sentence_cos, prob, votes, strict=True
         ):
-            score, null = span.score, span.null
             facts = {
-                "margin": score - lowest,
-                "own_margin": score - null,
-                "score": score,
+                "margin": span.score - lowest,
+                "own_margin": span.score - span.null,
+                "score": span.score,
                 "null": lowest,
                 "cosine": hit.cosine,
                 "rank": float(span.context),
                 "sentence_overlap": confidence.overlap(question, sentence),
-                "chunk_overlap": confidence.overlap(question, hit.chunk.text),
-                "negated": confidence.negated(question),
-                "log_words": math.log1p(len(hit.chunk.text[start:end].split())),
-                "gap": score - best,
+                "chunk_overlap": chunk_overlap[span.context],
+                "negated": negated,
+                "log_words": math.log1p(len(answer.split())),
+                "gap": span.score - best,
                 "prob": p,
                 "votes": v,
                 "sentence_cosine": float(cos),

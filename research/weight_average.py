@@ -6,7 +6,8 @@ A and B are ``seedqa train-reader`` checkpoints (``WORK/checkpoint.pt``) from th
 same base model; each row is ``alpha * A + (1 - alpha) * B``, exported as the
 product exports a reader, then scored as ``train-reader`` scores it: span F1 and
 null accuracy on every third validation chunk, and the balanced point with open
-retrieval on the six held-out articles (training/calibrate.py).
+retrieval on the six held-out articles (training/run.py ``calibrate``, which
+also writes each folder's ``training.json`` with both figures).
 """
 
 from __future__ import annotations
@@ -29,11 +30,10 @@ def main() -> None:
 
     from index.embedding import model_dir
     from qa.reader import TOKENIZER_FILE, Tokenizer
-    from training.calibrate import choose_threshold, objective
-    from training.data import GOLD_POOL, SILVER_POOL, load_examples, split_pools
-    from training.export import write_config, write_reader
+    from training.data import GOLD_POOL, SILVER_POOL, DataSettings, load_examples, split_pools
+    from training.export import write_reader
     from training.loop import TrainSettings, featurise, load_base_model
-    from training.run import MAX_ANSWER_TOKENS, chunk_metrics
+    from training.run import TrainReport, calibrate, chunk_metrics, reading_config
 
     base = model_dir()
     tokenizer = Tokenizer(base / TOKENIZER_FILE)
@@ -60,27 +60,20 @@ def main() -> None:
         model.eval()
         chunks = chunk_metrics(model, features, watched, tokenizer.pad)
         out = args.out / f"alpha-{alpha:g}"
-        config = {
-            "max_length": settings.max_length,
-            "max_question_tokens": settings.max_question_tokens,
-            "max_answer_tokens": MAX_ANSWER_TOKENS,
-            "threshold": 0.0,
-        }
-        write_reader(model, base / TOKENIZER_FILE, out, config)
-        threshold, by_margin, combiner, combined = choose_threshold(out, valid_set)
-        config["threshold"] = threshold
-        if combiner and combined and objective(combined) > objective(by_margin):
-            config["combiner"] = combiner.to_config()
-        write_config(out, config)
-        c = combined or {}
+        write_reader(model, base / TOKENIZER_FILE, out, reading_config(settings))
+        # As `seedqa train-reader` finishes a reader: threshold, combination, card, record.
+        empty = TrainReport(out, [], 0.0, 0.0, {}, {})
+        pools = (GOLD_POOL, SILVER_POOL)
+        calibrate(out, valid_set, empty, settings, DataSettings(), *pools, False, False, print)
+        record = json.loads((out / "training.json").read_text())
+        m, c = record["validation_margin_only"], record["validation_combined_out_of_fold"] or {}
         print(
-            f"| {alpha:g} | {chunks['val_span_f1']} | {chunks['val_null_acc']} | {threshold:+.2f} "
-            f"| {by_margin['f1']:.3f} | {by_margin['HasAns_f1']:.3f} | {by_margin['NoAns_f1']:.3f} "
+            f"| {alpha:g} | {chunks['val_span_f1']} | {chunks['val_null_acc']} "
+            f"| {record['threshold']:+.2f} | {m['f1']:.3f} | {m['HasAns_f1']:.3f} "
+            f"| {m['NoAns_f1']:.3f} "
             f"| {c.get('f1', 0):.3f} / {c.get('HasAns_f1', 0):.3f} / {c.get('NoAns_f1', 0):.3f} |",
             flush=True,
         )
-        figures = {"chunks": chunks, "margin": by_margin, "combined": combined}
-        (out / "figures.json").write_text(json.dumps(figures))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ weights kept are then fitted on all.
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -64,7 +65,8 @@ def readings_without_threshold(reader_dir: Path, dataset: Dataset, *, progress: 
             reads.clear()
             got = answer_one(item)
             single = len(reads) == 1 and not item.case.history
-            candidates[item.case.id] = [_Candidate.of(c) for c in reads[0]] if single else None
+            found = [_Candidate.of(c, item) for c in reads[0]] if single else None
+            candidates[item.case.id] = found
             return got
 
         run = run_dataset(dataset, answer, "reader", progress=progress)
@@ -74,17 +76,20 @@ def readings_without_threshold(reader_dir: Path, dataset: Dataset, *, progress: 
         holder.cleanup()
 
 
+@dataclass(frozen=True)
 class _Candidate:
-    """A candidate span's words and facts (the pipeline's ``_Choice`` without its chunk)."""
+    """A candidate span's words, facts and F1 against the question's gold answers
+    (0 for an unanswerable question): the pipeline's ``_Choice`` without its chunk."""
 
-    __slots__ = ("facts", "text")
-
-    def __init__(self, text: str, facts: dict[str, float]) -> None:
-        self.text, self.facts = text, facts
+    text: str
+    facts: dict[str, float]
+    right: float
 
     @classmethod
-    def of(cls, choice) -> _Candidate:
-        return cls(choice.hit.chunk.text[choice.start : choice.end], dict(choice.facts))
+    def of(cls, choice, item) -> _Candidate:
+        text = choice.hit.chunk.text[choice.start : choice.end]
+        right = best_over_golds(f1, text, list(item.golds)) if item.golds else 0.0
+        return cls(text, dict(choice.facts), right)
 
 
 def replay(
@@ -161,11 +166,9 @@ def _training_rows(pairs, candidates, rows: list[int]):
 
     x, y, w = [], [], []
     for i in rows:
-        item = pairs[i][0]
         for cand in candidates[i]:
             features = [cand.facts[name] for name in FEATURES]
-            right = best_over_golds(f1, cand.text, list(item.golds)) if item.golds else 0.0
-            for label, weight in ((1, right), (0, 1.0 - right)):
+            for label, weight in ((1, cand.right), (0, 1.0 - cand.right)):
                 if weight > 0:
                     x.append(features)
                     y.append(label)
@@ -213,14 +216,13 @@ def fit_combiner(pairs, candidates):
     from dataclasses import replace
 
     scored = [i for i, c in enumerate(candidates) if c and not pairs[i][1].abstained]
-    articles = sorted({pairs[i][0].gold_span.source for i in scored if pairs[i][0].gold_span})
+    articles = sorted({a for i in scored if (a := _article(pairs[i][0])) is not None})
     if len(articles) < 2 or len(scored) < 20:
         return None, None
     scores: list[float | None] = [None] * len(pairs)
     texts: list[str | None] = [None] * len(pairs)
-    for i, (_, answer) in enumerate(pairs):
-        if candidates[i] is not None and not answer.abstained:
-            scores[i] = -np.inf  # read, but every span failed the checks: abstains
+    for i in scored:
+        scores[i] = -np.inf  # abstains unless its article is held out below (it has one)
     for article in articles:
         held = [i for i in scored if _article(pairs[i][0]) == article]
         part = _fit(pairs, candidates, [i for i in scored if _article(pairs[i][0]) != article])

@@ -64,32 +64,22 @@ def train_reader_cmd(out, work, gold, silver, quick, fresh, epochs, seed, calibr
     if fresh:
         (work_dir / CHECKPOINT).unlink(missing_ok=True)
     target = Path(out) if out else (work_dir / "quick-reader" if quick else DEFAULT_DIR)
+    pools = {"gold": Path(gold), "silver": Path(silver) if silver else None}
+
+    def log(line: str) -> None:
+        click.echo(line, err=True)
+
     if calibrate_only:
-        report = recalibrate(
-            target,
-            gold=Path(gold),
-            silver=Path(silver) if silver else None,
-            log=lambda line: click.echo(line, err=True),
+        report = recalibrate(target, **pools, log=log)
+        done = f"Reader in {report.out} recalibrated"
+    else:
+        report = train_reader(target, work_dir, **pools, quick=quick, settings=settings, log=log)
+        done = (
+            f"Reader written to {report.out} after {report.minutes} min of training; "
+            f"threshold {report.threshold:+.2f}"
         )
-        v = report.validation
-        click.echo(
-            f"Reader in {report.out} recalibrated; validation overall F1 {v['f1']:.3f}, "
-            f"HasAns F1 {v['HasAns_f1']:.3f}, NoAns {v['NoAns_f1']:.3f} "
-            f"(decided by {v['decided_by']})."
-        )
-        return
-    report = train_reader(
-        target,
-        work_dir,
-        gold=Path(gold),
-        silver=Path(silver) if silver else None,
-        quick=quick,
-        settings=settings,
-        log=lambda line: click.echo(line, err=True),
-    )
     v = report.validation
     click.echo(
-        f"Reader written to {report.out} after {report.minutes} min of training; "
-        f"threshold {report.threshold:+.2f}; validation overall F1 {v['f1']:.3f}, "
-        f"HasAns F1 {v['HasAns_f1']:.3f}, NoAns {v['NoAns_f1']:.3f}."
+        f"{done}; validation overall F1 {v['f1']:.3f}, HasAns F1 {v['HasAns_f1']:.3f}, "
+        f"NoAns {v['NoAns_f1']:.3f} (decided by {v['decided_by']})."
     )

@@ -100,15 +100,19 @@ def train_reader(
 
     from .export import write_reader
 
-    config = {
+    write_reader(model, base / TOKENIZER_FILE, out, reading_config(settings))
+    report = TrainReport(out, history, round(seconds / 60, 1), 0.0, {}, counts)
+    return calibrate(out, valid_set, report, settings, data, gold, silver, quick, progress, log)
+
+
+def reading_config(settings: TrainSettings) -> dict:
+    """``reader.json`` before calibration: how to read, no threshold yet."""
+    return {
         "max_length": settings.max_length,
         "max_question_tokens": settings.max_question_tokens,
         "max_answer_tokens": MAX_ANSWER_TOKENS,
         "threshold": 0.0,
     }
-    write_reader(model, base / TOKENIZER_FILE, out, config)
-    report = TrainReport(out, history, round(seconds / 60, 1), 0.0, {}, counts)
-    return calibrate(out, valid_set, report, settings, data, gold, silver, quick, progress, log)
 
 
 def recalibrate(
@@ -252,4 +256,13 @@ def chunk_metrics(model, features: list[Feature], examples: list[Example], pad: 
     }
 
 
-__all__ = ["QUICK", "DataSettings", "TrainReport", "TrainSettings", "recalibrate", "train_reader"]
+__all__ = [
+    "QUICK",
+    "DataSettings",
+    "TrainReport",
+    "TrainSettings",
+    "calibrate",
+    "reading_config",
+    "recalibrate",
+    "train_reader",
+]

@@ -47,15 +47,16 @@ def _questions(n_articles: int = 4, per_article: int = 12):
     for a in range(n_articles):
         for q in range(per_article):
             answerable = q % 2 == 0
-            right = _Candidate("right answer", _facts(score=1.0, votes=0.9, prob=0.4))
-            wrong = _Candidate("wrong words", _facts(score=2.0, votes=0.1, prob=0.6))
+            # The last field is the span's F1 against the gold answers.
+            right = _Candidate("right answer", _facts(score=1.0, votes=0.9, prob=0.4), 1.0)
+            wrong = _Candidate("wrong words", _facts(score=2.0, votes=0.1, prob=0.6), 0.0)
             item = _Item(_Case(f"{a}-{q}"), ("right answer",) if answerable else (), _Span(str(a)))
             if answerable:
                 cands = [wrong, right]
             else:
                 cands = [
-                    _Candidate("wrong words", _facts(score=2.0, votes=0.2, prob=0.6)),
-                    _Candidate("other words", _facts(score=1.0, votes=0.1, prob=0.4)),
+                    _Candidate("wrong words", _facts(score=2.0, votes=0.2, prob=0.6), 0.0),
+                    _Candidate("other words", _facts(score=1.0, votes=0.1, prob=0.4), 0.0),
                 ]
             pairs.append((item, _Answer(cands[0].text, signals={"reader_margin": 1.0})))
             candidates.append(cands)
