@@ -61,7 +61,7 @@ def train_reader_cmd(out, work, gold, silver, quick, fresh, epochs, seed, calibr
         settings = replace(settings, epochs=epochs)
     if seed is not None:
         settings = replace(settings, seed=seed)
-    if fresh:
+    if fresh and not calibrate_only:  # recalibrating never touches the training checkpoint
         (work_dir / CHECKPOINT).unlink(missing_ok=True)
     target = Path(out) if out else (work_dir / "quick-reader" if quick else DEFAULT_DIR)
     pools = {"gold": Path(gold), "silver": Path(silver) if silver else None}
