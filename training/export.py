@@ -36,6 +36,8 @@ def export_onnx(model, path: Path) -> None:
             return out.start_logits, out.end_logits
 
     model = model.to("cpu").eval()
+    # Trained with fused attention; traced eager, which keeps the padding mask in the graph.
+    model.set_attn_implementation("eager")
     sample = torch.tensor([[101, 2054, 102, 1037, 6251, 102], [101, 2054, 102, 1037, 102, 0]])
     args = (sample, (sample > 0).long(), torch.tensor([[0, 0, 0, 1, 1, 1], [0, 0, 0, 1, 1, 0]]))
     axes = {k: {0: "batch", 1: "tokens"} for k in (*_INPUTS, "start_logits", "end_logits")}

@@ -10,7 +10,11 @@ the loop is forty lines. [CLS] is the target of "no answer in this chunk".
 On 2 CPU cores a step of 16 examples takes about 3 s, so the choices that
 save time without measured loss are made by default: the word-embedding
 matrix is frozen (half the parameters, and small data gains nothing from
-moving it), and batches are grouped by length so padding costs little.
+moving it), batches are grouped by length so padding costs little, and
+attention is PyTorch's fused ``scaled_dot_product_attention`` (7 % less time
+a step than the eager attention the ONNX export uses; the same arithmetic).
+``freeze_layers`` also freezes the lowest encoder layers, so the backward
+pass stops above them: 2 layers take a step from 3.2 s to 2.3 s.
 """
 
 from __future__ import annotations
@@ -45,6 +49,9 @@ class TrainSettings:
     max_question_tokens: int = 64
     seed: int = 13
     freeze_embeddings: bool = True
+    # Lowest encoder layers kept as packaged (with all the embeddings): the
+    # backward pass stops above them.
+    freeze_layers: int = 0
     checkpoint_every: int = 50  # steps
 
 
@@ -101,14 +108,18 @@ def _tensors(features: Sequence[Feature], pad: int, device):
     return inputs, starts, ends, weights
 
 
-def load_base_model(model_dir: Path):
-    """The packaged MiniLM with fresh span heads (eager attention: exportable to ONNX)."""
+def load_base_model(model_dir: Path, attention: str = "sdpa"):
+    """The packaged MiniLM with fresh span heads.
+
+    Fused attention to train; the export switches to eager attention, whose
+    graph keeps the padding mask whatever the traced sample holds.
+    """
     from transformers import AutoModelForQuestionAnswering
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()  # "some weights were newly initialised" is the point
     return AutoModelForQuestionAnswering.from_pretrained(
-        str(model_dir), attn_implementation="eager"
+        str(model_dir), attn_implementation=attention
     )
 
 
@@ -137,6 +148,9 @@ def train(
     model = load_base_model(model_dir).to(device)
     if settings.freeze_embeddings:
         model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
+    if settings.freeze_layers:
+        for module in (model.bert.embeddings, *model.bert.encoder.layer[: settings.freeze_layers]):
+            module.requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
     decay = [p for p in params if p.ndim > 1]
     no_decay = [p for p in params if p.ndim <= 1]
