@@ -14,7 +14,9 @@ moving it), batches are grouped by length so padding costs little, and
 attention is PyTorch's fused ``scaled_dot_product_attention`` (7 % less time
 a step than the eager attention the ONNX export uses; the same arithmetic).
 ``freeze_layers`` also freezes the lowest encoder layers, so the backward
-pass stops above them: 2 layers take a step from 3.2 s to 2.3 s.
+pass stops above them: 2 layers take a step from 3.2 s to 2.3 s, but the
+reader trained so scored 0.499 on the validation articles against 0.535
+(2026-12-02), so none are frozen by default.
 """
 
 from __future__ import annotations
