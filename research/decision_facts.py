@@ -26,55 +26,32 @@ _WORD = re.compile(r"\w+")
 
 
 def dump(reader_dir: Path, out: Path) -> None:
-    import numpy as np
-
     from eval.metrics import best_over_golds, f1
-    from eval.runner import ours, prepare_index, run_dataset
-    from qa.pipeline import AnswerSettings, Assistant
-    from qa.reader import Reader
+    from eval.runner import prepare_index
+    from index.stores import open_store
+    from training.calibrate import readings_without_threshold
     from training.data import GOLD_POOL, SILVER_POOL, split_pools
 
+    def raw(choice, item) -> dict:
+        text = choice.hit.chunk.text[choice.start : choice.end]
+        return {
+            "text": text,
+            "start": choice.start,
+            "end": choice.end,
+            "chunk": choice.hit.chunk.text,
+            "sentence": _sentence(choice.hit.chunk, choice.start),
+            "facts": dict(choice.facts),
+            "right": best_over_golds(f1, text, list(item.golds)) if item.golds else 0.0,
+        }
+
     _, valid, _ = split_pools(GOLD_POOL, SILVER_POOL)
+    pairs, rows = readings_without_threshold(reader_dir, valid, progress=True, record=raw)
+    # The IDF corpus: every chunk of the same index, built again (deterministic; a
+    # minute) so the answering loop stays the one in training.calibrate.
     index_dir, holder = prepare_index(valid)
     try:
-        assistant = Assistant(
-            index_dir,
-            AnswerSettings(reader_threshold=-np.inf, reader_combine=False),
-            reader=Reader(reader_dir),
-        )
-        reads: list[list] = []
-        assistant.on_candidates = reads.append
-        answer_one = ours(index_dir, assistant)
-        raw: dict[str, list | None] = {}
-
-        def answer(item):
-            reads.clear()
-            got = answer_one(item)
-            if len(reads) == 1 and not item.case.history:
-                raw[item.case.id] = [
-                    {
-                        "text": c.hit.chunk.text[c.start : c.end],
-                        "start": c.start,
-                        "end": c.end,
-                        "chunk": c.hit.chunk.text,
-                        "sentence": _sentence(c.hit.chunk, c.start),
-                        "facts": dict(c.facts),
-                        "right": best_over_golds(
-                            f1, c.hit.chunk.text[c.start : c.end], list(item.golds)
-                        )
-                        if item.golds
-                        else 0.0,
-                    }
-                    for c in reads[0]
-                ]
-            else:
-                raw[item.case.id] = None
-            return got
-
-        run = run_dataset(valid, answer, "reader", progress=True)
-        pairs = [(r.item, r.answer) for r in run.results]
-        corpus = [c.text for c in assistant.retriever().index.chunks]
-        rows = [raw[item.case.id] for item, _ in pairs]
+        store = open_store(index_dir)
+        corpus = [c.text for c in store.load(store.manifest()).chunks]
     finally:
         holder.cleanup()
     out.write_bytes(pickle.dumps({"pairs": pairs, "rows": rows, "corpus": corpus}))

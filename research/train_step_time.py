@@ -19,14 +19,11 @@ def step_times(features, plan, pad: int, attention: str, freeze_layers: int) -> 
     import torch
 
     from index.embedding import model_dir
-    from training.loop import _tensors, load_base_model
+    from training.loop import TrainSettings, _tensors, freeze, load_base_model
 
     torch.manual_seed(0)
     model = load_base_model(model_dir(), attention)
-    model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
-    if freeze_layers:
-        for module in (model.bert.embeddings, *model.bert.encoder.layer[:freeze_layers]):
-            module.requires_grad_(False)
+    freeze(model, TrainSettings(freeze_layers=freeze_layers))
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=1e-4)
     model.train()

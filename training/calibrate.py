@@ -42,10 +42,16 @@ def answers_without_threshold(reader_dir: Path, dataset: Dataset, *, progress: b
     return readings_without_threshold(reader_dir, dataset, progress=progress)[0]
 
 
-def readings_without_threshold(reader_dir: Path, dataset: Dataset, *, progress: bool = False):
+def readings_without_threshold(
+    reader_dir: Path, dataset: Dataset, *, progress: bool = False, record=None
+):
     """The (case, answer) pairs, answered with the threshold off and the top span
     chosen, and each question's candidate spans (None unless the question was
-    read once, without history: only then is a choice among them replayable)."""
+    read once, without history: only then is a choice among them replayable).
+
+    ``record(choice, item)`` is what is kept of each candidate (default
+    :meth:`_Candidate.of`); research keeps more of it.
+    """
     from qa.pipeline import AnswerSettings, Assistant
     from qa.reader import Reader
 
@@ -65,7 +71,7 @@ def readings_without_threshold(reader_dir: Path, dataset: Dataset, *, progress: 
             reads.clear()
             got = answer_one(item)
             single = len(reads) == 1 and not item.case.history
-            found = [_Candidate.of(c, item) for c in reads[0]] if single else None
+            found = [(record or _Candidate.of)(c, item) for c in reads[0]] if single else None
             candidates[item.case.id] = found
             return got
 

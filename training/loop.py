@@ -125,6 +125,15 @@ def load_base_model(model_dir: Path, attention: str = "sdpa"):
     )
 
 
+def freeze(model, settings: TrainSettings) -> None:
+    """Keep the packaged weights the settings say stay as they are."""
+    if settings.freeze_embeddings:
+        model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
+    if settings.freeze_layers:
+        for module in (model.bert.embeddings, *model.bert.encoder.layer[: settings.freeze_layers]):
+            module.requires_grad_(False)
+
+
 def train(
     features: list[Feature],
     model_dir: Path,
@@ -148,11 +157,7 @@ def train(
     if device.type == "cpu":
         torch.set_num_threads(max(1, os.cpu_count() or 1))
     model = load_base_model(model_dir).to(device)
-    if settings.freeze_embeddings:
-        model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
-    if settings.freeze_layers:
-        for module in (model.bert.embeddings, *model.bert.encoder.layer[: settings.freeze_layers]):
-            module.requires_grad_(False)
+    freeze(model, settings)
     params = [p for p in model.parameters() if p.requires_grad]
     decay = [p for p in params if p.ndim > 1]
     no_decay = [p for p in params if p.ndim <= 1]
