@@ -39,7 +39,7 @@ SIZE ?= small
 bench: $(STAMP)
 	$(BIN)/seedqa bench --size $(SIZE) --out out/bench/bench-$(SIZE).json
 
-# Trains the reader from nothing into qa/reader_model/ (about 1 hour on 2 CPU cores; a GPU
+# Trains the reader from nothing into qa/reader_model/ (about 2 hours on 2 CPU cores; a GPU
 # is used when present). A killed run started again resumes from out/reader-training/;
 # `seedqa train-reader --fresh` starts over. `make test` never retrains it.
 reader: $(STAMP)

@@ -47,40 +47,60 @@ def parse_workers(value: str | int | None) -> int | str | None:
 
 
 @contextlib.contextmanager
+def _quiet_dask_logs() -> Iterator[None]:
+    """Keep Dask's INFO records off stderr unless debug logging is on.
+
+    Dask sets its ``distributed`` logger to INFO; with the CLI's root handler its
+    records reach stderr past ``silence_logs`` (which only quiets handlers on that
+    logger itself): some 40 lines a run, and at shutdown tracebacks of comms closed
+    on purpose ("Batched Comm Closed"), which read as a crash.
+    """
+    dask_log = logging.getLogger("distributed")
+    level = dask_log.level
+    if log.getEffectiveLevel() > logging.INFO:
+        dask_log.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        dask_log.setLevel(level)
+
+
+@contextlib.contextmanager
 def client_for(workers: int | str) -> Iterator[object]:
     """A Dask client: on a local 127.0.0.1 cluster of ``workers`` processes, or a scheduler."""
     from distributed import Client, LocalCluster
 
-    if isinstance(workers, int):
-        # Starting workers sets OMP_NUM_THREADS, PYTHONHASHSEED, MALLOC_* ... in
-        # this process's environment (for the children it spawns); put it back
-        # afterwards so nothing this process starts later inherits them.
-        saved = dict(os.environ)
-        cluster = LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-            silence_logs=logging.WARNING,
-        )
-        try:
-            with Client(cluster) as client:
+    with _quiet_dask_logs():
+        if isinstance(workers, int):
+            # Starting workers sets OMP_NUM_THREADS, PYTHONHASHSEED, MALLOC_* ... in
+            # this process's environment (for the children it spawns); put it back
+            # afterwards so nothing this process starts later inherits them.
+            saved = dict(os.environ)
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+                silence_logs=logging.WARNING,
+            )
+            try:
+                with Client(cluster) as client:
+                    yield client
+            finally:
+                cluster.close()
+                os.environ.clear()
+                os.environ.update(saved)
+        else:
+            try:
+                client = Client(workers, timeout="20s")
+            except (OSError, TimeoutError) as exc:
+                raise SeedqaError(
+                    f"Cannot reach the Dask scheduler at {workers}: {exc}. Start one "
+                    "(dask scheduler; dask worker ADDRESS) or give --workers N for a local cluster."
+                ) from exc
+            with client:
                 yield client
-        finally:
-            cluster.close()
-            os.environ.clear()
-            os.environ.update(saved)
-        return
-    try:
-        client = Client(workers, timeout="20s")
-    except (OSError, TimeoutError) as exc:
-        raise SeedqaError(
-            f"Cannot reach the Dask scheduler at {workers}: {exc}. Start one "
-            "(dask scheduler; dask worker ADDRESS) or give --workers N for a local cluster."
-        ) from exc
-    with client:
-        yield client
 
 
 def map_batches(

@@ -107,5 +107,8 @@ def test_the_command_line_indexes_on_local_workers(tmp_path):
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert "6 added" in out.stdout and "Traceback" not in out.stderr
+    # Dask's own INFO records (some 40 lines, sometimes with the traceback of a comm
+    # closed on shutdown) stay off the user's terminal.
+    assert "INFO distributed" not in out.stderr, out.stderr
     bad = run_cli("index", str(docs), "--workers", "lots", env={"SEEDQA_STORE": ""})
     assert bad.returncode != 0 and "--workers 'lots'" in bad.stderr
