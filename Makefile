@@ -12,11 +12,22 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: serve test lint format index browser postgres clean bench reader
 
+# llama-cpp-python compiles llama.cpp; its default build targets the build machine's own
+# CPU (GGML_NATIVE), and on AVX-512/AMX CPUs (Sapphire Rapids) that build crashed with a
+# segmentation fault in Gemma's first decode. LLAMA_CMAKE_ARGS builds the portable
+# AVX2/FMA/F16C kernels instead, which run on every x86-64 CPU of the last ten years.
+# pip's wheel cache does not key on CMAKE_ARGS: a machine that built the native wheel
+# before needs `pip cache remove 'llama_cpp_python*'` once.
+LLAMA_CMAKE_ARGS :=
+ifeq ($(shell uname -m),x86_64)
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AVX512=OFF -DGGML_AVX_VNNI=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+endif
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
 	$(BIN)/pip install torch==2.13.0
-	$(BIN)/pip install -e '.[dev,eval,research]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install -e '.[dev,eval,research]'
 	touch $(STAMP)
 
 browser:

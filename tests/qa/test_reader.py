@@ -109,3 +109,36 @@ def test_an_abstention(assistant, question):
     answer = assistant.answer(question)
     assert answer.abstained, (answer.text, answer.reason)
     assert not answer.citations
+
+
+def _matmul_weights(path):
+    """Every matrix product's weight tensor of an int8 ONNX model, by name."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    tensors = {t.name: t for t in model.graph.initializer}
+    names = [n.input[1] for n in model.graph.node if n.op_type in ("MatMulInteger", "QAttention")]
+    return {name: numpy_helper.to_array(tensors[name]) for name in names if name in tensors}
+
+
+def test_the_committed_reader_multiplies_uint8_weights_only():
+    """Int8 weights are summed with saturation on AVX2 CPUs and exactly on VNNI ones:
+    the same reader then answered differently by machine (index.embedding.weights_as_uint8)."""
+    weights = _matmul_weights(default_dir() / MODEL_FILE)
+    assert len(weights) >= 24  # 6 layers: attention, its output, two feed-forward; the head
+    assert {w.dtype for w in weights.values()} == {np.dtype(np.uint8)}
+
+
+def test_int8_weights_become_uint8_without_changing_a_value(tmp_path):
+    from index.embedding import get_embedder, onnx_model_path, weights_as_uint8
+
+    embedder = get_embedder("onnx-int8")
+    int8 = onnx_model_path(lambda: embedder.st_model)  # the embedder keeps int8 weights
+    before = _matmul_weights(int8)
+    assert {w.dtype for w in before.values()} == {np.dtype(np.int8)}
+    assert weights_as_uint8(int8, tmp_path / "u8.onnx") == len(before)
+    after = _matmul_weights(tmp_path / "u8.onnx")
+    for name, w in before.items():
+        assert np.array_equal(after[name].astype(np.int16) - 128, w), name
+    assert weights_as_uint8(tmp_path / "u8.onnx", tmp_path / "again.onnx") == 0  # idempotent
