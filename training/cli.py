@@ -40,11 +40,19 @@ import click
 @click.option("--epochs", type=click.IntRange(1, 50), default=None, help="Training epochs.")
 @click.option("--seed", type=int, default=None, help="Random seed (default 13).")
 @click.option(
+    "--learning-rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Peak learning rate after the warm-up (default 1e-4).",
+)
+@click.option(
     "--calibrate-only",
     is_flag=True,
     help="Keep the trained model in OUT; choose its threshold and combination again (minutes).",
 )
-def train_reader_cmd(out, work, gold, silver, quick, fresh, epochs, seed, calibrate_only) -> None:
+def train_reader_cmd(
+    out, work, gold, silver, quick, fresh, epochs, seed, learning_rate, calibrate_only
+) -> None:
     """Train the extractive reader from nothing and write it as int8 ONNX with its model card.
 
     About 2 hours on 2 CPU cores (3 epochs); a GPU is used when one is present.
@@ -55,12 +63,32 @@ def train_reader_cmd(out, work, gold, silver, quick, fresh, epochs, seed, calibr
     from training.loop import CHECKPOINT
     from training.run import QUICK, TrainSettings, recalibrate, train_reader
 
+    if calibrate_only:
+        # These shape a training run; recalibration keeps the trained model as it is.
+        given = [
+            flag
+            for flag, value in (
+                ("--fresh", fresh),
+                ("--epochs", epochs),
+                ("--seed", seed),
+                ("--learning-rate", learning_rate),
+            )
+            if value not in (None, False)
+        ]
+        if given:
+            raise click.UsageError(
+                f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} only to "
+                "training; --calibrate-only keeps the "
+                "model in OUT as it was trained. Drop them, or train without --calibrate-only."
+            )
     work_dir = Path(work)
     settings = QUICK if quick else TrainSettings()
     if epochs is not None:
         settings = replace(settings, epochs=epochs)
     if seed is not None:
         settings = replace(settings, seed=seed)
+    if learning_rate is not None:
+        settings = replace(settings, learning_rate=learning_rate)
     if fresh and not calibrate_only:  # recalibrating never touches the training checkpoint
         (work_dir / CHECKPOINT).unlink(missing_ok=True)
     target = Path(out) if out else (work_dir / "quick-reader" if quick else DEFAULT_DIR)
