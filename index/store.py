@@ -322,6 +322,7 @@ class StoredIndex:
         every file, False trusts them."""
         self.index_dir = index_dir
         self.manifest = manifest
+        self._rows_by_source: dict[str, list[int]] | None = None
         folder = index_dir / manifest.generation
         hint = rebuild_hint(index_dir)
         if verify:
@@ -338,7 +339,19 @@ class StoredIndex:
             raise IndexCorruptError(f"The index in {index_dir} is inconsistent. {hint}")
 
     def chunks_of(self, source: str) -> list[int]:
-        return [i for i, c in enumerate(self.chunks) if c.source == source]
+        """The rows of one document, in order.
+
+        The first call reads every chunk once (the table parses a line per
+        access: at 100,000 chunks a scan takes seconds) and keeps each
+        source's rows; the loaded generation never changes, so later calls
+        are a lookup.
+        """
+        if self._rows_by_source is None:
+            by_source: dict[str, list[int]] = {}
+            for i, c in enumerate(self.chunks):
+                by_source.setdefault(c.source, []).append(i)
+            self._rows_by_source = by_source
+        return list(self._rows_by_source.get(source, ()))
 
     def rows(self, ids: Sequence[int]) -> list[tuple[int, Chunk, np.ndarray]]:
         """The chunks and vectors of rows ``ids``, in that order (retrieval's one read)."""

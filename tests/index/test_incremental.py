@@ -168,3 +168,21 @@ def test_killed_writer_leaves_old_or_new_index(corpus):
             break
     assert outcomes.count("old") >= 8, outcomes  # many kill points inside the write
     assert outcomes[-1] == "new"
+
+
+def test_the_rows_of_a_document_are_all_its_chunks_in_order(store, corpus):
+    docs, index_dir = corpus
+    long = " ".join(f"Harbour log entry {i} records a grain ship from port {i}." for i in range(80))
+    (docs / "log.txt").write_text(long)
+    update_index([docs], index_dir, progress=False)
+    index = load_index(index_dir, get_embedder().info)
+    rows = index.chunks_of("docs/log.txt")
+    assert len(rows) > 2  # the long document is several chunks
+    found = index.rows(rows)
+    assert [r[0] for r in found] == rows
+    assert all(chunk.source == "docs/log.txt" for _, chunk, _ in found)
+    assert [chunk.start for _, chunk, _ in found] == sorted(chunk.start for _, chunk, _ in found)
+    others = {c.source for c in index.chunks} - {"docs/log.txt"}
+    assert sum(len(index.chunks_of(s)) for s in others) + len(rows) == len(index.chunks)
+    rows.clear()  # the caller's list is its own
+    assert index.chunks_of("docs/log.txt") and index.chunks_of("docs/none.txt") == []
