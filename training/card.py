@@ -17,7 +17,7 @@ NOTES_MARKER = "<!-- Notes below are kept when this reader is recalibrated (same
 def kept_notes(old_card: str, model_sha256: str) -> str:
     """The hand-written notes of ``old_card``, if it describes the model with this digest."""
     head, marker, notes = old_card.partition(NOTES_MARKER)
-    if not marker or model_sha256 not in head:
+    if not marker or not model_sha256 or model_sha256 not in head:
         return ""
     return notes.strip()
 

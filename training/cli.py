@@ -78,8 +78,8 @@ def train_reader_cmd(
         if given:
             raise click.UsageError(
                 f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} only to "
-                "training; --calibrate-only keeps the "
-                "model in OUT as it was trained. Drop them, or train without --calibrate-only."
+                "training; --calibrate-only keeps the model in OUT as it was trained. "
+                "Drop them, or train without --calibrate-only."
             )
     work_dir = Path(work)
     settings = QUICK if quick else TrainSettings()

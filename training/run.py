@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-from index.documents import sha256_file
 from index.errors import InputError
 from qa.reader import MODEL_FILE, TOKENIZER_FILE, Tokenizer, best_spans
 
@@ -183,14 +182,12 @@ def calibrate(
     write_config(out, config)
     log(f"Validation, margin alone: {json.dumps(by_margin)}; combination: {json.dumps(combined)}")
     report = replace(report, threshold=threshold, validation=validation)
-    old_card = out / "MODEL_CARD.md"
-    notes = (
-        kept_notes(old_card.read_text(encoding="utf-8"), sha256_file(out / MODEL_FILE))
-        if old_card.is_file()
-        else ""
-    )
+    # The notes follow the model: reader.json holds its digest (verified on loading it).
+    card_path = out / "MODEL_CARD.md"
+    old_card = card_path.read_text(encoding="utf-8") if card_path.is_file() else ""
+    notes = kept_notes(old_card, read.sha256.get(MODEL_FILE, ""))
     card = model_card(report, settings, data, gold, silver, quick, notes)
-    (out / "MODEL_CARD.md").write_text(card, encoding="utf-8")
+    card_path.write_text(card, encoding="utf-8")
     (out / "training.json").write_text(
         json.dumps(
             {
