@@ -46,12 +46,28 @@ import click
     help="Peak learning rate after the warm-up (default 1e-4).",
 )
 @click.option(
+    "--silver-weight",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Loss weight of a silver-labelled example (default 0.5; 0: gold labels only).",
+)
+@click.option(
     "--calibrate-only",
     is_flag=True,
     help="Keep the trained model in OUT; choose its threshold and combination again (minutes).",
 )
 def train_reader_cmd(
-    out, work, gold, silver, quick, fresh, epochs, seed, learning_rate, calibrate_only
+    out,
+    work,
+    gold,
+    silver,
+    quick,
+    fresh,
+    epochs,
+    seed,
+    learning_rate,
+    silver_weight,
+    calibrate_only,
 ) -> None:
     """Train the extractive reader from nothing and write it as int8 ONNX with its model card.
 
@@ -60,6 +76,7 @@ def train_reader_cmd(
     from dataclasses import replace
 
     from qa.reader import DEFAULT_DIR
+    from training.data import DataSettings
     from training.loop import CHECKPOINT
     from training.run import QUICK, TrainSettings, recalibrate, train_reader
 
@@ -72,6 +89,7 @@ def train_reader_cmd(
                 ("--epochs", epochs),
                 ("--seed", seed),
                 ("--learning-rate", learning_rate),
+                ("--silver-weight", silver_weight),
             )
             if value not in (None, False)
         ]
@@ -89,6 +107,7 @@ def train_reader_cmd(
         settings = replace(settings, seed=seed)
     if learning_rate is not None:
         settings = replace(settings, learning_rate=learning_rate)
+    data = DataSettings() if silver_weight is None else DataSettings(silver_weight=silver_weight)
     if fresh and not calibrate_only:  # recalibrating never touches the training checkpoint
         (work_dir / CHECKPOINT).unlink(missing_ok=True)
     target = Path(out) if out else (work_dir / "quick-reader" if quick else DEFAULT_DIR)
@@ -101,7 +120,9 @@ def train_reader_cmd(
         report = recalibrate(target, **pools, log=log)
         done = f"Reader in {report.out} recalibrated"
     else:
-        report = train_reader(target, work_dir, **pools, quick=quick, settings=settings, log=log)
+        report = train_reader(
+            target, work_dir, **pools, quick=quick, settings=settings, data=data, log=log
+        )
         done = (
             f"Reader written to {report.out} after {report.minutes} min of training; "
             f"threshold {report.threshold:+.2f}"
