@@ -52,6 +52,12 @@ import click
     help="Loss weight of a silver-labelled example (default 0.5; 0: gold labels only).",
 )
 @click.option(
+    "--shared-loss",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Weight of a loss normalised over all of a question's chunks (default 0: off).",
+)
+@click.option(
     "--calibrate-only",
     is_flag=True,
     help="Keep the trained model in OUT; choose its threshold and combination again (minutes).",
@@ -67,6 +73,7 @@ def train_reader_cmd(
     seed,
     learning_rate,
     silver_weight,
+    shared_loss,
     calibrate_only,
 ) -> None:
     """Train the extractive reader from nothing and write it as int8 ONNX with its model card.
@@ -90,6 +97,7 @@ def train_reader_cmd(
                 ("--seed", seed),
                 ("--learning-rate", learning_rate),
                 ("--silver-weight", silver_weight),
+                ("--shared-loss", shared_loss),
             )
             if value not in (None, False)
         ]
@@ -107,6 +115,8 @@ def train_reader_cmd(
         settings = replace(settings, seed=seed)
     if learning_rate is not None:
         settings = replace(settings, learning_rate=learning_rate)
+    if shared_loss is not None:
+        settings = replace(settings, shared_loss=shared_loss)
     data = DataSettings() if silver_weight is None else DataSettings(silver_weight=silver_weight)
     if fresh and not calibrate_only:  # recalibrating never touches the training checkpoint
         (work_dir / CHECKPOINT).unlink(missing_ok=True)

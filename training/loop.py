@@ -22,7 +22,6 @@ reader trained so scored 0.499 on the validation articles against 0.535
 from __future__ import annotations
 
 import json
-import math
 import os
 import random
 import time
@@ -54,6 +53,11 @@ class TrainSettings:
     # Lowest encoder layers kept as packaged (with all the embeddings): the
     # backward pass stops above them.
     freeze_layers: int = 0
+    # Weight of the loss normalised over all of a question's chunks at once
+    # (Clark & Gardner 2018, "shared normalisation"; 0: each chunk on its own).
+    # Answering picks the best span across the chunks it reads, so their
+    # scores must compare; batches then hold whole questions.
+    shared_loss: float = 0.0
     checkpoint_every: int = 50  # steps
 
 
@@ -63,6 +67,7 @@ class Feature:
     start: int  # token position of the answer's start (0: [CLS], no answer)
     end: int
     weight: float
+    qid: str = ""  # the question it reads (chunks of one question share it)
 
 
 def featurise(examples: Sequence[Example], tokenizer: Tokenizer, s: TrainSettings) -> list[Feature]:
@@ -79,7 +84,7 @@ def featurise(examples: Sequence[Example], tokenizer: Tokenizer, s: TrainSetting
             if first is not None and last is not None and first <= last and enc.offsets[-1][1] >= b:
                 start, end = enc.context_start + first, enc.context_start + last
                 break
-        out.append(Feature(enc, start, end, ex.weight))
+        out.append(Feature(enc, start, end, ex.weight, ex.qid))
     return out
 
 
@@ -95,6 +100,78 @@ def batches(features: Sequence[Feature], size: int, seed: int) -> list[list[int]
         out.extend(group[i : i + size] for i in range(0, len(group), size))
     rng.shuffle(out)
     return out
+
+
+def epoch_plan(features: Sequence[Feature], settings: TrainSettings, epoch: int) -> list[list[int]]:
+    """The batches of one epoch (whole questions when the shared loss is on)."""
+    make = question_batches if settings.shared_loss else batches
+    return make(features, settings.batch_size, settings.seed + epoch)
+
+
+def question_batches(features: Sequence[Feature], size: int, seed: int) -> list[list[int]]:
+    """One epoch's batches of whole questions (all the chunks of each), about ``size`` chunks.
+
+    As ``batches``: shuffled, then grouped by length within pools of 50 batches.
+    """
+    rng = random.Random(seed)
+    groups: dict[str, list[int]] = {}
+    for i, f in enumerate(features):
+        groups.setdefault(f.qid or f"#{i}", []).append(i)
+    order = list(groups.values())
+    rng.shuffle(order)
+    out: list[list[int]] = []
+    pool = size * 50
+    # Pools of about 50 batches' chunks, each sorted by its longest chunk.
+    pools: list[list[list[int]]] = [[]]
+    count = 0
+    for group in order:
+        if count >= pool:
+            pools.append([])
+            count = 0
+        pools[-1].append(group)
+        count += len(group)
+    for members in pools:
+        members.sort(key=lambda g: max(len(features[i].encoded.ids) for i in g))
+        batch: list[int] = []
+        for group in members:
+            if batch and len(batch) + len(group) > size:
+                out.append(batch)
+                batch = []
+            batch.extend(group)
+        if batch:
+            out.append(batch)
+    rng.shuffle(out)
+    return out
+
+
+def shared_loss(start_logits, end_logits, features: Sequence[Feature], mask):
+    """Per-question loss with one softmax over all of its chunks' positions.
+
+    The right positions are the answer's in every chunk that holds it; where
+    none does (an unanswerable question, or its answer cut off), every
+    chunk's [CLS]. Returns one loss per question, in order of first appearance.
+    """
+    import torch
+
+    neg = torch.finfo(start_logits.dtype).min / 4
+    qids: dict[str, list[int]] = {}
+    for row, f in enumerate(features):
+        qids.setdefault(f.qid or f"#{row}", []).append(row)
+    losses = []
+    for rows in qids.values():
+        answered = [r for r in rows if features[r].start > 0]
+        total = 0.0
+        for logits, pos in ((start_logits, "start"), (end_logits, "end")):
+            flat = logits[rows].masked_fill(mask[rows] == 0, neg).reshape(-1)
+            width = logits.shape[1]
+            right = [
+                k * width + (getattr(features[r], pos) if answered else 0)
+                for k, r in enumerate(rows)
+                if not answered or r in answered
+            ]
+            total = total + torch.logsumexp(flat, 0) - torch.logsumexp(flat[right], 0)
+        losses.append(total / 2)
+    return torch.stack(losses), [features[rows[0]].weight for rows in qids.values()]
 
 
 def _tensors(features: Sequence[Feature], pad: int, device):
@@ -168,8 +245,8 @@ def train(
         ],
         lr=settings.learning_rate,
     )
-    per_epoch = math.ceil(len(features) / settings.batch_size)
-    total = per_epoch * settings.epochs
+    plans = [epoch_plan(features, settings, e) for e in range(settings.epochs)]
+    total = sum(len(plan) for plan in plans)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(settings.warmup * total), total)
 
     state = {"epoch": 0, "batch": 0, "step": 0, "history": [], "seconds": 0.0}
@@ -217,14 +294,21 @@ def train(
     recent: list[float] = []
     while state["epoch"] < settings.epochs:
         epoch = state["epoch"]
-        plan = batches(features, settings.batch_size, settings.seed + epoch)
+        plan = plans[epoch]
         model.train()
         for b in range(state["batch"], len(plan)):
-            inputs, starts, ends, weights = _tensors([features[i] for i in plan[b]], pad, device)
+            batch = [features[i] for i in plan[b]]
+            inputs, starts, ends, weights = _tensors(batch, pad, device)
             out = model(**inputs)
             loss_s = torch.nn.functional.cross_entropy(out.start_logits, starts, reduction="none")
             loss_e = torch.nn.functional.cross_entropy(out.end_logits, ends, reduction="none")
             loss = ((loss_s + loss_e) / 2 * weights).sum() / weights.sum()
+            if settings.shared_loss:
+                per_question, q_weights = shared_loss(
+                    out.start_logits, out.end_logits, batch, inputs["attention_mask"]
+                )
+                w = torch.tensor(q_weights, dtype=per_question.dtype, device=device)
+                loss = loss + settings.shared_loss * (per_question * w).sum() / w.sum()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             optimizer.step()
