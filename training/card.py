@@ -8,6 +8,9 @@ from pathlib import Path
 from index.documents import sha256_file
 from qa.reader import MODEL_FILE, TOKENIZER_FILE
 
+from .data import DataSettings
+from .loop import QUICK, TrainSettings
+
 # Below this line a card holds notes written by hand (how the model was converted,
 # figures measured later). Recalibrating keeps them while model.onnx is the same file;
 # a newly trained model starts without them, since they described another model.
@@ -20,6 +23,23 @@ def kept_notes(old_card: str, model_sha256: str) -> str:
     if not marker or not model_sha256 or model_sha256 not in head:
         return ""
     return notes.strip()
+
+
+def training_command(settings: TrainSettings, data: DataSettings, quick: bool) -> str:
+    """The ``seedqa train-reader`` line that trains with these settings again."""
+    base = QUICK if quick else TrainSettings()
+    flags = ["--quick"] if quick else []
+    for flag, field in (
+        ("--epochs", "epochs"),
+        ("--seed", "seed"),
+        ("--learning-rate", "learning_rate"),
+        ("--shared-loss", "shared_loss"),
+    ):
+        if getattr(settings, field) != getattr(base, field):
+            flags.append(f"{flag} {getattr(settings, field)}")
+    if data.silver_weight != DataSettings().silver_weight:
+        flags.append(f"--silver-weight {data.silver_weight}")
+    return " ".join(["seedqa train-reader", *flags])
 
 
 def model_card(
@@ -41,7 +61,8 @@ def model_card(
     digests = "\n".join(
         f"- `{name}`: `{sha256_file(report.out / name)}`" for name in (MODEL_FILE, TOKENIZER_FILE)
     )
-    command = "seedqa train-reader" + (" --quick" if quick else "")
+    command = training_command(settings, data, quick)
+    make_line = " (the Makefile's `make reader`)" if command == "seedqa train-reader" else ""
     warning = "**Quick mode: a smoke-test model trained on a few dozen questions. Do not use it.**"
     silver_line = (
         f" and `{silver.name}` (labels predicted by a published BERT system: silver, "
@@ -69,7 +90,7 @@ def model_card(
   validation (question, chunk) pairs, made with seedqa's own chunking and hybrid retrieval:
   the chunk holding the answer, {data.negatives} retrieved chunk(s) without it per answerable
   question, {data.unanswerable_chunks} retrieved chunk(s) per unanswerable one.
-- **Command**: `{command}` (the Makefile's `make reader`); {report.minutes} min of training.
+- **Command**: `{command}`{make_line}; {report.minutes} min of training.
 - **Settings**: {asdict(settings)}
 - **Answering or abstaining**: {decided}, chosen on the validation articles with
   open retrieval for the balanced point (the better of HasAns F1 and NoAns as high as

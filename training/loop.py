@@ -61,6 +61,10 @@ class TrainSettings:
     checkpoint_every: int = 50  # steps
 
 
+# ``--quick``: the whole path on a few dozen questions, in seconds a step.
+QUICK = TrainSettings(epochs=1, batch_size=8, checkpoint_every=2)
+
+
 @dataclass(frozen=True)
 class Feature:
     encoded: Encoded

@@ -29,10 +29,9 @@ from .data import (
     save_examples,
     split_pools,
 )
-from .loop import Feature, TrainSettings, featurise, train
+from .loop import QUICK, Feature, TrainSettings, featurise, train
 
 MAX_ANSWER_TOKENS = 30
-QUICK = TrainSettings(epochs=1, batch_size=8, checkpoint_every=2)
 
 
 @dataclass

@@ -14,13 +14,16 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from index.documents import sha256_file
 from qa.reader import CONFIG_FILE, MODEL_FILE, Reader
-from training.card import NOTES_MARKER, kept_notes
+from training.card import NOTES_MARKER, kept_notes, training_command
+from training.data import DataSettings
+from training.loop import QUICK, TrainSettings
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -139,3 +142,12 @@ def test_hand_written_notes_follow_their_model_only():
     assert kept_notes(card, "def456") == ""  # another model: its notes do not apply
     assert kept_notes("# card without a marker\n`abc123`", "abc123") == ""
     assert kept_notes(card, "") == ""  # no digest known: nothing to match
+
+
+def test_the_card_names_the_command_that_trains_the_same_settings_again():
+    assert training_command(TrainSettings(), DataSettings(), quick=False) == "seedqa train-reader"
+    assert training_command(QUICK, DataSettings(), quick=True) == "seedqa train-reader --quick"
+    changed = replace(TrainSettings(), learning_rate=5e-5, shared_loss=1.0)
+    assert training_command(changed, DataSettings(silver_weight=1.0), quick=False) == (
+        "seedqa train-reader --learning-rate 5e-05 --shared-loss 1.0 --silver-weight 1.0"
+    )
