@@ -110,6 +110,14 @@ def batches(features: Sequence[Feature], size: int, seed: int) -> list[list[int]
     return out
 
 
+def by_question(features: Sequence[Feature]) -> list[list[int]]:
+    """The positions of each question's features, questions in order of first appearance."""
+    groups: dict[str, list[int]] = {}
+    for i, f in enumerate(features):
+        groups.setdefault(f.qid or f"#{i}", []).append(i)  # no qid: a question of its own
+    return list(groups.values())
+
+
 def epoch_plan(features: Sequence[Feature], settings: TrainSettings, epoch: int) -> list[list[int]]:
     """The batches of one epoch (whole questions when the shared loss is on)."""
     make = question_batches if settings.shared_loss else batches
@@ -122,10 +130,7 @@ def question_batches(features: Sequence[Feature], size: int, seed: int) -> list[
     As ``batches``: shuffled, then grouped by length within pools of 50 batches.
     """
     rng = random.Random(seed)
-    groups: dict[str, list[int]] = {}
-    for i, f in enumerate(features):
-        groups.setdefault(f.qid or f"#{i}", []).append(i)
-    order = list(groups.values())
+    order = by_question(features)
     rng.shuffle(order)
     out: list[list[int]] = []
     pool = size * 50
@@ -162,24 +167,24 @@ def shared_loss(start_logits, end_logits, features: Sequence[Feature], mask):
     import torch
 
     neg = torch.finfo(start_logits.dtype).min / 4
-    qids: dict[str, list[int]] = {}
-    for row, f in enumerate(features):
-        qids.setdefault(f.qid or f"#{row}", []).append(row)
+    width = start_logits.shape[1]
+    questions = by_question(features)
     losses = []
-    for rows in qids.values():
-        answered = [r for r in rows if features[r].start > 0]
+    for rows in questions:
+        padding = mask[rows] == 0
+        answered = any(features[r].start > 0 for r in rows)
         total = 0.0
         for logits, pos in ((start_logits, "start"), (end_logits, "end")):
-            flat = logits[rows].masked_fill(mask[rows] == 0, neg).reshape(-1)
-            width = logits.shape[1]
+            flat = logits[rows].masked_fill(padding, neg).reshape(-1)
+            # Flat positions: the answer's in each chunk holding it, else each [CLS].
             right = [
                 k * width + (getattr(features[r], pos) if answered else 0)
                 for k, r in enumerate(rows)
-                if not answered or r in answered
+                if not answered or features[r].start > 0
             ]
             total = total + torch.logsumexp(flat, 0) - torch.logsumexp(flat[right], 0)
         losses.append(total / 2)
-    return torch.stack(losses), [features[rows[0]].weight for rows in qids.values()]
+    return torch.stack(losses), [features[rows[0]].weight for rows in questions]
 
 
 def _tensors(features: Sequence[Feature], pad: int, device):
