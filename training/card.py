@@ -39,6 +39,8 @@ def training_command(settings: TrainSettings, data: DataSettings, quick: bool) -
             flags.append(f"{flag} {getattr(settings, field)}")
     if data.silver_weight != DataSettings().silver_weight:
         flags.append(f"--silver-weight {data.silver_weight}")
+    if data.negatives != DataSettings().negatives:
+        flags.append(f"--negatives {data.negatives}")
     return " ".join(["seedqa train-reader", *flags])
 
 

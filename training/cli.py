@@ -52,6 +52,12 @@ import click
     help="Loss weight of a silver-labelled example (default 0.5; 0: gold labels only).",
 )
 @click.option(
+    "--negatives",
+    type=click.IntRange(1, 3),
+    default=None,
+    help='Retrieved chunks without the answer read per question, as "no answer" (default 1).',
+)
+@click.option(
     "--shared-loss",
     type=click.FloatRange(min=0),
     default=None,
@@ -73,6 +79,7 @@ def train_reader_cmd(
     seed,
     learning_rate,
     silver_weight,
+    negatives,
     shared_loss,
     calibrate_only,
 ) -> None:
@@ -97,6 +104,7 @@ def train_reader_cmd(
                 ("--seed", seed),
                 ("--learning-rate", learning_rate),
                 ("--silver-weight", silver_weight),
+                ("--negatives", negatives),
                 ("--shared-loss", shared_loss),
             )
             if value not in (None, False)
@@ -117,7 +125,11 @@ def train_reader_cmd(
         settings = replace(settings, learning_rate=learning_rate)
     if shared_loss is not None:
         settings = replace(settings, shared_loss=shared_loss)
-    data = DataSettings() if silver_weight is None else DataSettings(silver_weight=silver_weight)
+    data = DataSettings()
+    if silver_weight is not None:
+        data = replace(data, silver_weight=silver_weight)
+    if negatives is not None:
+        data = replace(data, negatives=negatives, unanswerable_chunks=negatives)
     if fresh and not calibrate_only:  # recalibrating never touches the training checkpoint
         (work_dir / CHECKPOINT).unlink(missing_ok=True)
     target = Path(out) if out else (work_dir / "quick-reader" if quick else DEFAULT_DIR)

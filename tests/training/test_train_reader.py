@@ -148,6 +148,8 @@ def test_the_card_names_the_command_that_trains_the_same_settings_again():
     assert training_command(TrainSettings(), DataSettings(), quick=False) == "seedqa train-reader"
     assert training_command(QUICK, DataSettings(), quick=True) == "seedqa train-reader --quick"
     changed = replace(TrainSettings(), learning_rate=5e-5, shared_loss=1.0)
-    assert training_command(changed, DataSettings(silver_weight=1.0), quick=False) == (
+    data = DataSettings(silver_weight=1.0, negatives=2, unanswerable_chunks=2)
+    assert training_command(changed, data, quick=False) == (
         "seedqa train-reader --learning-rate 5e-05 --shared-loss 1.0 --silver-weight 1.0"
+        " --negatives 2"
     )
