@@ -6,7 +6,7 @@
 Validation articles only. ``dump`` answers every question through the pipeline
 with the threshold off (``training.calibrate.readings_without_threshold``) and
 keeps the pairs and each question's candidates; ``fit`` scores, out of fold by
-article exactly as ``training.calibrate.fit_combiner`` does, the product's
+article with the product's own ``training.calibrate.out_of_fold``, the product's
 logistic combination and two richer forms over the same facts: logistic with
 every pairwise product of the facts, and gradient-boosted trees
 (scikit-learn's ``HistGradientBoostingClassifier``). Each row is the balanced
@@ -49,62 +49,54 @@ class _Form:
     def __init__(self, kind: str):
         self.kind = kind
 
+    def _x(self, x: np.ndarray) -> np.ndarray:
+        return _products(x) if self.kind == "products" else x
+
     def fit(self, x, y, w):
         from sklearn.ensemble import HistGradientBoostingClassifier
         from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
+        from training.calibrate import C
+
+        x = self._x(x)
         if self.kind == "trees":
+            self.scaler = None
             self.model = HistGradientBoostingClassifier(
-                max_iter=200, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=40
+                max_iter=200,
+                learning_rate=0.05,
+                max_leaf_nodes=15,
+                min_samples_leaf=40,
+                random_state=0,  # its early stopping holds out a random tenth
             )
         else:
-            self.model = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=3000))
-        x = _products(x) if self.kind == "products" else x
-        if self.kind == "trees":
-            self.model.fit(x, y, sample_weight=w)
-        else:
-            self.model.fit(x, y, logisticregression__sample_weight=w)
+            self.scaler = StandardScaler().fit(x)
+            x = self.scaler.transform(x)
+            self.model = LogisticRegression(C=C, max_iter=3000)
+        self.model.fit(x, y, sample_weight=w)
         return self
 
     def prob(self, x):
-        x = _products(x) if self.kind == "products" else x
+        x = self._x(x)
+        if self.scaler is not None:
+            x = self.scaler.transform(x)
         return self.model.predict_proba(x)[:, 1]
 
 
-def _rows(candidates, rows, names):
-    xs, ys, ws = [], [], []
-    for i in rows:
-        x = _matrix(candidates[i], names)
-        for k, cand in enumerate(candidates[i]):
-            for label, weight in ((1, cand.right), (0, 1.0 - cand.right)):
-                if weight > 0:
-                    xs.append(x[k])
-                    ys.append(label)
-                    ws.append(weight)
-    return np.array(xs), np.array(ys), np.array(ws)
-
-
-def out_of_fold(pairs, candidates, kind: str) -> dict:
+def figures_for(pairs, candidates, kind: str) -> dict:
+    """The balanced point of one form, out of fold by article as the product's own fit is."""
     from qa.confidence import FEATURES
-    from training.calibrate import _article, best_threshold
+    from training.calibrate import _training_rows, out_of_fold
 
-    scored = [i for i, c in enumerate(candidates) if c and not pairs[i][1].abstained]
-    articles = sorted({a for i in scored if (a := _article(pairs[i][0])) is not None})
-    scores: list[float | None] = [None] * len(pairs)
-    texts: list[str | None] = [None] * len(pairs)
-    for i in scored:
-        scores[i] = -np.inf
-    for article in articles:
-        held = [i for i in scored if _article(pairs[i][0]) == article]
-        rest = [i for i in scored if _article(pairs[i][0]) != article]
-        form = _Form(kind).fit(*_rows(candidates, rest, FEATURES))
-        for i in held:
-            p = form.prob(_matrix(candidates[i], FEATURES))
-            best = int(np.argmax(p))
-            scores[i], texts[i] = float(p[best]), candidates[i][best].text
-    threshold, figures = best_threshold(pairs, scores, texts)
+    def fit(rows):
+        return _Form(kind).fit(*_training_rows(pairs, candidates, rows))
+
+    def choose_one(form, cands):
+        p = form.prob(_matrix(cands, FEATURES))
+        best = int(np.argmax(p))
+        return float(p[best]), cands[best].text
+
+    threshold, figures = out_of_fold(pairs, candidates, fit, choose_one)
     return {"threshold": threshold, **figures}
 
 
@@ -113,7 +105,7 @@ def fit(path: Path) -> None:
     print("| combination (out of fold by article) | overall F1 | HasAns F1 | NoAns |")
     print("| --- | --- | --- | --- |")
     for kind in ("logistic", "products", "trees"):
-        f = out_of_fold(pairs, candidates, kind)
+        f = figures_for(pairs, candidates, kind)
         print(f"| {kind} | {f['f1']:.3f} | {f['HasAns_f1']:.3f} | {f['NoAns_f1']:.3f} |")
 
 

@@ -215,32 +215,51 @@ def choose(combiner, cands) -> tuple[float, str]:
 def fit_combiner(pairs, candidates):
     """The combination and its out-of-fold validation figures, or (None, None) with too few.
 
-    Out of fold by article: each article's questions choose their span and
-    get their probability from a fit on the other articles' candidates, and
-    the threshold is chosen on those; the weights kept are then fitted on all.
+    Out of fold by article (:func:`out_of_fold`); the weights kept are then
+    fitted on every answered question's candidates.
     """
     from dataclasses import replace
 
-    scored = [i for i, c in enumerate(candidates) if c and not pairs[i][1].abstained]
+    folds = out_of_fold(pairs, candidates, lambda rows: _fit(pairs, candidates, rows), choose)
+    if folds is None:
+        return None, None
+    threshold, figures = folds
+    fitted = _fit(pairs, candidates, _scored(pairs, candidates))
+    if fitted is None:
+        return None, None
+    return replace(fitted, threshold=threshold), figures
+
+
+def out_of_fold(pairs, candidates, fit, choose_one):
+    """The balanced threshold and its figures when each article is decided by a fit on the others.
+
+    ``fit(rows)`` fits a model on the candidates of the questions ``rows`` (None:
+    too few right answers to learn from); ``choose_one(model, cands)`` is that
+    model's (probability, words) for one question. Each article's answered
+    questions get theirs from a fit on the other articles, and the threshold is
+    chosen on those. None when there are too few articles or questions.
+    """
+    scored = _scored(pairs, candidates)
     articles = sorted({a for i in scored if (a := _article(pairs[i][0])) is not None})
     if len(articles) < 2 or len(scored) < 20:
-        return None, None
+        return None
     scores: list[float | None] = [None] * len(pairs)
     texts: list[str | None] = [None] * len(pairs)
     for i in scored:
         scores[i] = -np.inf  # abstains unless its article is held out below (it has one)
     for article in articles:
         held = [i for i in scored if _article(pairs[i][0]) == article]
-        part = _fit(pairs, candidates, [i for i in scored if _article(pairs[i][0]) != article])
-        if part is None:
-            return None, None  # too few right answers to learn from (a quick run)
+        model = fit([i for i in scored if _article(pairs[i][0]) != article])
+        if model is None:
+            return None  # too few right answers to learn from (a quick run)
         for i in held:
-            scores[i], texts[i] = choose(part, candidates[i])
-    threshold, figures = best_threshold(pairs, scores, texts)
-    fitted = _fit(pairs, candidates, scored)
-    if fitted is None:
-        return None, None
-    return replace(fitted, threshold=threshold), figures
+            scores[i], texts[i] = choose_one(model, candidates[i])
+    return best_threshold(pairs, scores, texts)
+
+
+def _scored(pairs, candidates) -> list[int]:
+    """The questions the combination decides: answered, with candidates to choose from."""
+    return [i for i, c in enumerate(candidates) if c and not pairs[i][1].abstained]
 
 
 def _article(item) -> str | None:
