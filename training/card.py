@@ -33,6 +33,7 @@ def training_command(settings: TrainSettings, data: DataSettings, quick: bool) -
         ("--epochs", "epochs"),
         ("--seed", "seed"),
         ("--learning-rate", "learning_rate"),
+        ("--warmup", "warmup"),
         ("--shared-loss", "shared_loss"),
     ):
         if getattr(settings, field) != getattr(base, field):

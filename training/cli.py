@@ -46,6 +46,12 @@ import click
     help="Peak learning rate after the warm-up (default 1e-4).",
 )
 @click.option(
+    "--warmup",
+    type=click.FloatRange(0, 0.5),
+    default=None,
+    help="Share of the steps over which the learning rate rises to its peak (default 0.1).",
+)
+@click.option(
     "--silver-weight",
     type=click.FloatRange(min=0),
     default=None,
@@ -78,6 +84,7 @@ def train_reader_cmd(
     epochs,
     seed,
     learning_rate,
+    warmup,
     silver_weight,
     negatives,
     shared_loss,
@@ -103,11 +110,13 @@ def train_reader_cmd(
                 ("--epochs", epochs),
                 ("--seed", seed),
                 ("--learning-rate", learning_rate),
+                ("--warmup", warmup),
                 ("--silver-weight", silver_weight),
                 ("--negatives", negatives),
                 ("--shared-loss", shared_loss),
             )
-            if value not in (None, False)
+            # "is", not "in": a zero (--warmup 0, --silver-weight 0) equals False
+            if value is not None and value is not False
         ]
         if given:
             raise click.UsageError(
@@ -123,6 +132,8 @@ def train_reader_cmd(
         settings = replace(settings, seed=seed)
     if learning_rate is not None:
         settings = replace(settings, learning_rate=learning_rate)
+    if warmup is not None:
+        settings = replace(settings, warmup=warmup)
     if shared_loss is not None:
         settings = replace(settings, shared_loss=shared_loss)
     data = DataSettings()

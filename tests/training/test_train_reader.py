@@ -122,6 +122,10 @@ def test_training_options_with_calibrate_only_are_a_usage_error(tmp_path):
     done = _refused("--calibrate-only", "--epochs", "2", "--out", str(tmp_path))
     assert done.returncode == 2
     assert "--epochs applies only to training" in done.stderr
+    # A zero is given too, not mistaken for a flag left off.
+    done = _refused("--calibrate-only", "--warmup", "0", "--silver-weight", "0")
+    assert done.returncode == 2
+    assert "--warmup, --silver-weight apply only to training" in done.stderr
 
 
 def test_recalibrating_a_folder_without_a_trained_reader_is_a_one_line_error(tmp_path):
@@ -147,9 +151,10 @@ def test_hand_written_notes_follow_their_model_only():
 def test_the_card_names_the_command_that_trains_the_same_settings_again():
     assert training_command(TrainSettings(), DataSettings(), quick=False) == "seedqa train-reader"
     assert training_command(QUICK, DataSettings(), quick=True) == "seedqa train-reader --quick"
-    changed = replace(TrainSettings(), learning_rate=5e-5, shared_loss=1.0)
+    changed = replace(TrainSettings(), learning_rate=5e-5, warmup=0.0, shared_loss=1.0)
     data = DataSettings(silver_weight=1.0, negatives=2, unanswerable_chunks=2)
     assert training_command(changed, data, quick=False) == (
-        "seedqa train-reader --learning-rate 5e-05 --shared-loss 1.0 --silver-weight 1.0"
+        "seedqa train-reader --learning-rate 5e-05 --warmup 0.0 --shared-loss 1.0"
+        " --silver-weight 1.0"
         " --negatives 2"
     )
