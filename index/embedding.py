@@ -336,7 +336,14 @@ def _export_fp32(st_model, path: Path) -> None:
         )
 
 
-def quantise_encoder(source: Path, target: Path, *, uint8_weights: bool = False) -> None:
+def quantise_encoder(
+    source: Path,
+    target: Path,
+    *,
+    uint8_weights: bool = False,
+    num_heads: int = 12,
+    hidden_size: int = 384,
+) -> None:
     """Fuse attention/layer-norm/GELU (onnxruntime's BERT optimiser), then int8 weights.
 
     Weights are quantised per output channel (per-tensor loses more accuracy on
@@ -346,7 +353,8 @@ def quantise_encoder(source: Path, target: Path, *, uint8_weights: bool = False)
     the encoder's time: the reader's answers turn on a threshold, so it takes
     them; the embedder, whose vectors only rank, keeps the faster int8. Used
     for the embedder and for the trained reader (training/export.py): both are
-    the 6-layer, 384-wide MiniLM.
+    the 6-layer, 384-wide MiniLM (``num_heads`` and ``hidden_size`` are its
+    shape; research measures a wider encoder through the same recipe).
     """
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -358,7 +366,11 @@ def quantise_encoder(source: Path, target: Path, *, uint8_weights: bool = False)
     root.setLevel(logging.ERROR)  # both tools give advice on the root logger
     try:
         model = optimizer.optimize_model(
-            str(source), model_type="bert", num_heads=12, hidden_size=384, opt_level=1
+            str(source),
+            model_type="bert",
+            num_heads=num_heads,
+            hidden_size=hidden_size,
+            opt_level=1,
         )
         model.save_model_to_file(str(fused))
         quantize_dynamic(

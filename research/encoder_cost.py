@@ -7,9 +7,8 @@ The one larger encoder a package ships is all-mpnet-base-v2 (12 layers,
 cost on this CPU does not depend on its weights, so this builds the
 architecture from ``MPNetConfig()`` (the base model's shape) with random
 weights and a span head, exports and quantises it as the committed reader is
-(traced as ``training.export.export_onnx`` traces, then onnxruntime's fusion
-and per-channel dynamic int8 with uint8-stored weights,
-``index.embedding.weights_as_uint8``), prints the quantised file's size
+(traced as ``training.export.export_onnx`` traces, then
+``index.embedding.quantise_encoder`` with uint8-stored weights), prints the quantised file's size
 (the issue bounds a committed reader at 30 MB) and times it beside the committed
 reader (``qa/reader_model``) on the same batches: one question's four
 retrieved chunks, each question + chunk 259 word pieces (the longest the
@@ -21,7 +20,6 @@ spin). Nothing here is trained; no weights are downloaded.
 from __future__ import annotations
 
 import argparse
-import logging
 import statistics
 import tempfile
 import time
@@ -31,13 +29,10 @@ import numpy as np
 
 
 def _mpnet_onnx(folder: Path) -> Path:
-    import onnx
     import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-    from onnxruntime.transformers import optimizer
     from transformers import MPNetConfig, MPNetForQuestionAnswering
 
-    from index.embedding import weights_as_uint8
+    from index.embedding import quantise_encoder
 
     torch.manual_seed(0)
     model = MPNetForQuestionAnswering(MPNetConfig()).eval()
@@ -65,20 +60,8 @@ def _mpnet_onnx(folder: Path) -> Path:
             opset_version=17,
             dynamo=False,
         )
-    fused = folder / "mpnet.fused.onnx"
-    logging.getLogger().setLevel(logging.ERROR)
-    optimizer.optimize_model(
-        str(fp32), model_type="bert", num_heads=12, hidden_size=768, opt_level=1
-    ).save_model_to_file(str(fused))
     target = folder / "mpnet.int8.onnx"
-    quantize_dynamic(
-        str(fused),
-        str(target),
-        weight_type=QuantType.QInt8,
-        per_channel=True,
-        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-    )
-    weights_as_uint8(target, target)
+    quantise_encoder(fp32, target, uint8_weights=True, num_heads=12, hidden_size=768)
     return target
 
 
