@@ -24,7 +24,7 @@ from .errors import InputError, SeedqaError
 from .stores import DEFAULT_COLLECTION, FileStore, open_store, store_url
 
 FOLDER = COLLECTIONS_FOLDER
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 
 
 class CollectionMissingError(SeedqaError):
@@ -43,7 +43,7 @@ class CollectionInfo:
 
 def check_name(name: str) -> str:
     """``name`` if it is a valid collection name; a one-line InputError otherwise."""
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise InputError(
             f"{name!r} is not a collection name: use 1-63 lower-case letters, digits, "
             "'-' or '_', starting with a letter or digit."
@@ -122,5 +122,7 @@ def list_collections(index_dir: str | Path | None = None) -> list[CollectionInfo
     else:
         folder = root / FOLDER
         if folder.is_dir():
-            names += sorted(p.name for p in folder.iterdir() if p.is_dir() and _NAME.match(p.name))
+            names += sorted(
+                p.name for p in folder.iterdir() if p.is_dir() and _NAME.fullmatch(p.name)
+            )
     return [info(n, index_dir) for n in names]

@@ -58,6 +58,9 @@ class Document:
     sha256: str
 
 
+_DAMAGED = "the file is damaged or is not really a {} file"
+
+
 class UnreadableFile(Exception):
     """A file that is skipped, with the reason shown to the user."""
 
@@ -142,8 +145,10 @@ def read_text(path: Path) -> str:
     except PermissionError as exc:
         raise UnreadableFile("permission denied") from exc
     except Exception as exc:  # parsers raise anything on malformed input
-        log.debug("reader failed on %s", path, exc_info=True)
-        raise UnreadableFile(f"could not be parsed ({type(exc).__name__})") from exc
+        # The library's own words stay in the log: they name its classes and,
+        # served to a remote uploader, tell nothing useful.
+        log.info("reader failed on %s: %s: %s", path.name, type(exc).__name__, exc)
+        raise UnreadableFile(f"could not be parsed: {_DAMAGED.format(suffix)}") from exc
     if not text.strip():
         hint = " (a scanned PDF needs OCR first)" if suffix == ".pdf" else ""
         raise UnreadableFile(f"no text found{hint}")
@@ -218,7 +223,8 @@ def _read_pdf(path: Path) -> str:
         raise UnreadableFile(f"refused: parsing took longer than {PDF_TIMEOUT_S} s")
     if proc.returncode != 0:
         name = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["error"]
-        raise UnreadableFile(f"could not be parsed ({name[0][:80]})")
+        log.info("PDF reader failed on %s: %s", path.name, name[0][:200])
+        raise UnreadableFile(f"could not be parsed: {_DAMAGED.format('.pdf')}")
     pages = json.loads(proc.stdout)
     return "\n\n".join(page for page in pages if page)
 

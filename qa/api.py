@@ -14,11 +14,8 @@ through the same follow-up resolution as a conversation (``qa.chat.Chat``).
 
 from __future__ import annotations
 
-import base64
-import hmac
 import json
 import logging
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -28,6 +25,8 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, FastAPI, File, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.security import HTTPBasic, HTTPBearer
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -37,14 +36,15 @@ from index.collections import CollectionMissingError
 from index.errors import SeedqaError
 
 from .chat import Chat
+from .edge import Credentials
 from .pipeline import MAX_QUESTION_CHARS, get_assistant, validate_question
+from .public import public_message
 from .queueing import ANSWERING
 from .types import Answer
-from .uploads import MAX_UPLOAD_BYTES, add_files, remove_file
+from .uploads import Upload, add_files, remove_file
 
 log = logging.getLogger(__name__)
 
-MAX_JSON_BYTES = 1024 * 1024  # a question is at most 4,000 characters; history fits easily
 MAX_HISTORY = 50
 MODEL_PREFIX = "seedqa"
 
@@ -222,94 +222,36 @@ def _chunk(stream_id: str, model: str, delta: dict, finish: str | None = None, *
     return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
 
-# ---- security ---------------------------------------------------------------------
+# ---- security ----------------------------------------------------------------------
 
 
 class Guard:
-    """Who may call the API: nobody needs to log in unless --auth or --api-key is set.
-
-    ``Authorization: Bearer KEY`` (the API key) or HTTP Basic with the --auth
-    user and password; compared in constant time.
-    """
+    """Who may call the API, checked again here behind the edge (``qa.edge.Edge``
+    refuses a request before its body is read). Declaring the schemes here is
+    what puts an "Authorize" button on ``/docs`` that sends the key."""
 
     def __init__(self, auth: tuple[str, str] | None, api_key: str | None) -> None:
-        self.auth, self.api_key = auth, api_key
+        self.credentials = Credentials(auth, api_key)
 
-    def __call__(self, request: Request) -> None:
-        if self.auth is None and self.api_key is None:
-            return
-        header = request.headers.get("authorization", "")
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() == "bearer" and self.api_key is not None:
-            if hmac.compare_digest(value.strip().encode(), self.api_key.encode()):
-                return
-        elif scheme.lower() == "basic" and self.auth is not None:
-            try:
-                user, _, password = base64.b64decode(value.strip()).decode().partition(":")
-            except ValueError:
-                user = password = ""
-            ok_user = hmac.compare_digest(user.encode(), self.auth[0].encode())
-            ok_password = hmac.compare_digest(password.encode(), self.auth[1].encode())
-            if ok_user and ok_password:
-                return
-        raise ApiError(
-            401,
-            "Missing or wrong credentials: send 'Authorization: Bearer <api key>'"
-            + (" or HTTP Basic with the --auth user and password." if self.auth else "."),
-            "authentication_error",
+    def dependency(self):
+        creds = self.credentials
+        bearer = (
+            HTTPBearer(auto_error=False, description="the --api-key") if creds.api_key else None
         )
+        basic = HTTPBasic(auto_error=False, description="the --auth user and password")
+
+        with_bearer = Depends(bearer or _nothing)
+        with_basic = Depends(basic if creds.auth else _nothing)
+
+        def check(request: Request, _bearer: Any = with_bearer, _basic: Any = with_basic) -> None:
+            if not creds.accept(request.headers.get("authorization", "")):
+                raise ApiError(401, creds.refusal(), "authentication_error")
+
+        return Depends(check)
 
 
-class BodyLimit:
-    """ASGI middleware: a request body over the limit is refused before it is read whole.
-
-    The declared Content-Length is checked first; a chunked body is counted as
-    it arrives. Uploads may be as large as the web page allows, JSON much less.
-    """
-
-    def __init__(self, app, json_limit: int = MAX_JSON_BYTES) -> None:
-        self.app, self.json_limit = app, json_limit
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or not scope["path"].startswith(("/api/", "/v1/")):
-            return await self.app(scope, receive, send)
-        uploading = scope["path"].endswith("/documents")
-        limit = MAX_UPLOAD_BYTES + 64 * 1024 if uploading else self.json_limit
-        headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            return await _too_large(scope, receive, send, limit)
-        seen = 0
-
-        async def counted():
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise _BodyTooLarge
-            return message
-
-        try:
-            return await self.app(scope, counted, send)
-        except _BodyTooLarge:
-            return await _too_large(scope, receive, send, limit)
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
-async def _too_large(scope, receive, send, limit: int) -> None:
-    response = _error(413, f"The request body is larger than {limit // 1024:,} KB.")
-    response.headers["connection"] = "close"
-    await response(scope, receive, send)
-
-
-def _error(status: int, message: str, kind: str = "invalid_request_error") -> JSONResponse:
-    return JSONResponse(
-        {"error": {"message": message, "type": kind, "code": status}}, status_code=status
-    )
+def _nothing() -> None:
+    return None
 
 
 # ---- the app ----------------------------------------------------------------------
@@ -323,12 +265,17 @@ def build_api(
 ) -> FastAPI:
     """The FastAPI app with every endpoint; ``qa.ui.serve`` mounts the web chat on it."""
     root = collections.collection_dir(None, index_dir)
-    app = FastAPI(
+    # The docs page's scripts and styles come from the fastapi-offline package,
+    # not a CDN: /docs works with no network.
+    app = FastAPIOffline(
         title="seedqa",
         description="Questions about your documents, answered with exact citations, offline.",
         version="0.1.0",
+        redoc_url=None,
+        static_url="/docs/static",
+        swagger_ui_parameters={"persistAuthorization": False},
     )
-    guard = Depends(Guard(auth, api_key))
+    guard = Guard(auth, api_key).dependency()
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError):
@@ -336,20 +283,18 @@ def build_api(
 
     @app.exception_handler(SeedqaError)
     async def _seedqa_error(request: Request, exc: SeedqaError):
+        log.info("refused %s %s: %s", request.method, request.url.path, exc)
         status = 404 if isinstance(exc, CollectionMissingError) else 400
-        return _error(status, str(exc))
+        return _error(status, public_message(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'body'}: {e.get('msg')}"
-            for e in exc.errors()
-        )
+        problems = "; ".join(_problem(e) for e in exc.errors())
         return _error(400 if "json" in problems.lower() else 422, f"Invalid request: {problems}")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
-        return _error(exc.status_code, str(exc.detail))
+        return _error(exc.status_code, public_message(str(exc.detail)))
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception):
@@ -422,13 +367,10 @@ def build_api(
     async def upload(name: str, files: Annotated[list[UploadFile], File()]) -> dict:
         """Add documents (the web page's types and 20 MB limit); indexed before the reply."""
         path = _collection_path(root, name)
-        with tempfile.TemporaryDirectory(prefix="seedqa-upload-") as tmp:
-            saved = []
-            for i, f in enumerate(files):
-                target = Path(tmp) / f"{i:03d}"
-                target.write_bytes(await f.read())
-                saved.append((f.filename or "upload", target))
-            results = await run_in_threadpool(add_files, path, saved)
+        # Bytes only, read here (the edge has capped the body): nothing the
+        # client names is ever opened as a path.
+        received = [Upload(f.filename or "upload", await f.read()) for f in files]
+        results = await run_in_threadpool(add_files, path, received)
         body = {
             "results": [
                 {"name": r.name, "source": r.source, "status": r.status, "detail": r.detail}
@@ -518,8 +460,21 @@ def build_api(
         """Before the web page's catch-all: an unknown endpoint is a JSON 404 too."""
         raise ApiError(404, "No such endpoint; see /docs for the API.", "not_found_error")
 
-    app.add_middleware(BodyLimit)
     return app
+
+
+def _problem(error: dict) -> str:
+    """One validation problem for a remote caller: where, and what, without type reprs."""
+    where = ".".join(str(p) for p in error.get("loc", ())[1:]) or "body"
+    if where.split(".")[0] == "files":
+        return f"{where}: send each document as a multipart file field named 'files'"
+    return f"{where}: {public_message(str(error.get('msg', 'invalid')))}"
+
+
+def _error(status: int, message: str, kind: str = "invalid_request_error") -> JSONResponse:
+    return JSONResponse(
+        {"error": {"message": message, "type": kind, "code": status}}, status_code=status
+    )
 
 
 def _info_json(info: collections.CollectionInfo) -> dict:

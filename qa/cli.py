@@ -18,6 +18,7 @@ from index.config import DEFAULT_INDEX_DIR
 from index.errors import IndexMissingError, SeedqaError
 from qa.wording import counted
 
+MIN_SECRET = 8  # characters, for the --auth password and the --api-key alike
 INDEX_DIR_HELP = f"Index folder (default: $SEEDQA_INDEX_DIR or ./{DEFAULT_INDEX_DIR})."
 
 
@@ -280,6 +281,14 @@ def chat_cmd(index_dir: str | None) -> None:
     help="Require 'Authorization: Bearer KEY' on the API, and KEY as the page's password "
     "(or set SEEDQA_API_KEY).",
 )
+@click.option(
+    "--allow-origin",
+    "allow_origins",
+    multiple=True,
+    metavar="ORIGIN",
+    help="Let a front end served from ORIGIN (scheme://host[:port]) call the server from "
+    "the browser; repeat for several. Without it only the server's own page may.",
+)
 def serve_cmd(
     index_dir: str | None,
     store: str | None,
@@ -287,6 +296,7 @@ def serve_cmd(
     port: int,
     auth: str | None,
     api_key: str | None,
+    allow_origins: tuple[str, ...],
 ) -> None:
     """Open the web chat and the HTTP API (indexes seeds/ first if there is no index yet).
 
@@ -295,6 +305,7 @@ def serve_cmd(
     """
     from index.errors import InputError
 
+    from .edge import EdgeConfigError, normalise_origin
     from .ui import check_port, serve
 
     if store is not None:
@@ -304,12 +315,18 @@ def serve_cmd(
         user, sep, password = auth.partition(":")
         if not (sep and user and password):
             raise InputError("--auth takes USER:PASSWORD, both non-empty.")
+        if len(password) < MIN_SECRET:
+            raise InputError(f"--auth: the password must be at least {MIN_SECRET} characters long.")
         credentials = (user, password)
-    if api_key is not None and len(api_key) < 8:
-        raise InputError("--api-key must be at least 8 characters long.")
+    if api_key is not None and len(api_key) < MIN_SECRET:
+        raise InputError(f"--api-key must be at least {MIN_SECRET} characters long.")
+    try:
+        origins = tuple(normalise_origin(o) for o in allow_origins)
+    except EdgeConfigError as exc:
+        raise InputError(f"--allow-origin: {exc}") from exc
     check_port(host, port)
     click.echo(
         f"seedqa web chat on http://{host}:{port}  (API: /api, /v1; docs: /docs; Ctrl-C stops it)",
         err=True,
     )
-    serve(index_dir, host=host, port=port, auth=credentials, api_key=api_key)
+    serve(index_dir, host=host, port=port, auth=credentials, api_key=api_key, allow_origins=origins)

@@ -23,8 +23,10 @@ from index.errors import InputError, SeedqaError
 from .chat import Chat
 from .followups import Turn
 from .pipeline import Assistant, get_assistant, warm_up
+from .public import public_message
+from .received import FileInputs, event_refusal, read_received
 from .types import Answer
-from .uploads import MAX_UPLOAD_BYTES, UPLOADS, add_files, remove_file
+from .uploads import MAX_UPLOAD_BYTES, UPLOADS, Upload, add_files, remove_file
 from .wording import counted
 
 log = logging.getLogger(__name__)
@@ -76,8 +78,21 @@ class WebApp:
     Every method takes the collection the page has chosen (None: the default one).
     """
 
-    def __init__(self, index_dir: str | Path | None = None) -> None:
+    def __init__(
+        self, index_dir: str | Path | None = None, received: str | Path | None = None
+    ) -> None:
         self.index_dir = resolve_index_dir(index_dir)
+        self._received = Path(received).resolve() if received is not None else None
+
+    @property
+    def received(self) -> Path:
+        """The only folder uploads are taken from: where this server's Gradio stores the
+        bytes browsers send (``serve`` gives each server a private one)."""
+        if self._received is None:
+            from gradio.utils import get_upload_folder
+
+            self._received = Path(get_upload_folder()).resolve()
+        return self._received
 
     def path(self, collection: str | None = None) -> Path:
         return collections.require(collection, self.index_dir)
@@ -157,7 +172,7 @@ class WebApp:
             turns = chat.history
             yield self.render(turns, pending), turns
         except SeedqaError as exc:
-            failed = (question, f"⚠ {html.escape(str(exc))}")
+            failed = (question, f"⚠ {html.escape(public_message(exc))}")
             yield self.render(turns, pending, failed), turns
         except Exception:
             log.exception("answering failed")
@@ -167,19 +182,30 @@ class WebApp:
     def upload(self, files: list[str] | None, collection: str | None = None) -> str:
         if not files:
             return "No file received."
-        paths = [Path(getattr(item, "name", item)) for item in files]
-        try:
-            results = add_files(self.path(collection), [(p.name, p) for p in paths])
-        except SeedqaError as exc:
-            return f"❌ {exc}"
+        received: list[Upload] = []
         lines = []
+        for item in files:
+            try:
+                received.append(read_received(getattr(item, "name", item), self.received))
+            except InputError as exc:
+                lines.append(f"❌ {html.escape(public_message(exc))}")
+        try:
+            results = add_files(self.path(collection), received) if received else []
+        except SeedqaError as exc:
+            log.info("upload refused: %s", exc)
+            return f"❌ {html.escape(public_message(exc))}"
         for r in results:
+            name = html.escape(r.name)
             if not r.ok:
-                lines.append(f"❌ {r.name}: {r.detail}")
+                lines.append(f"❌ {name}: {html.escape(public_message(r.detail))}")
             elif r.status == "unchanged":
-                lines.append(f"✅ {r.name}: already indexed")
+                lines.append(f"✅ {name}: already indexed")
+            elif r.status == "replaced":
+                lines.append(f"✅ {name}: indexed (replaced the earlier file of this name)")
             else:
-                lines.append(f"✅ {r.name}: indexed")
+                lines.append(f"✅ {name}: indexed")
+            if r.ok and r.detail.startswith("stored under a new name"):
+                lines[-1] += " — another file of this upload had the same name"
         return "\n\n".join(lines)
 
     def remove(self, source: str | None, collection: str | None = None) -> str:
@@ -188,7 +214,7 @@ class WebApp:
         try:
             remove_file(self.path(collection), source)
         except SeedqaError as exc:
-            return f"❌ {exc}"
+            return f"❌ {html.escape(public_message(exc))}"
         return f"✅ Removed {source}"
 
 
@@ -214,13 +240,15 @@ def build_ui(app: WebApp):
                 new = gr.Button("New conversation", size="sm", elem_id="new")
                 gr.Examples(EXAMPLES, inputs=box, label="Try")
             with gr.Column(scale=1):
+                # No document or collection name goes into the page itself (its
+                # config is served before login): on_load fills them per session.
                 collection = gr.Dropdown(
-                    app.collections(),
+                    [collections.DEFAULT_COLLECTION],
                     value=collections.DEFAULT_COLLECTION,
                     label="Collection",
                     elem_id="collection",
                 )
-                status = gr.Markdown(app.status_markdown(), elem_id="status")
+                status = gr.Markdown("**Index:** loading…", elem_id="status")
                 upload = gr.File(
                     label="Add documents",
                     file_count="multiple",
@@ -228,7 +256,7 @@ def build_ui(app: WebApp):
                     elem_id="upload",
                 )
                 upload_log = gr.Markdown(elem_id="upload-log")
-                docs = gr.Dropdown(app.documents(), label="Indexed documents", elem_id="docs")
+                docs = gr.Dropdown([], label="Indexed documents", elem_id="docs")
                 remove = gr.Button("Remove document", size="sm", elem_id="remove")
 
         # Taking a question runs at once, outside the queue: the box is cleared
@@ -344,24 +372,52 @@ def serve(
     auth: tuple[str, str] | None = None,
     *,
     api_key: str | None = None,
+    allow_origins: tuple[str, ...] = (),
 ) -> None:
-    """The web chat at ``/`` and the HTTP API (``/api``, ``/v1``, ``/docs``) in one server."""
-    import gradio as gr
+    """The web chat at ``/`` and the HTTP API (``/api``, ``/v1``, ``/docs``) in one server,
+    behind the edge checks of :mod:`qa.edge`."""
     import uvicorn
 
-    from .api import build_api
-
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    app = WebApp(index_dir)
+    site = build_site(index_dir, host, port, auth, api_key=api_key, allow_origins=allow_origins)
+    uvicorn.run(site, host=host, port=port, log_level="warning", access_log=False)
+
+
+def build_site(
+    index_dir: str | Path | None,
+    host: str,
+    port: int,
+    auth: tuple[str, str] | None = None,
+    *,
+    api_key: str | None = None,
+    allow_origins: tuple[str, ...] = (),
+):
+    """The whole server as one ASGI app: the API, the page mounted on it, the edge around."""
+    import atexit
+    import shutil
+    import tempfile
+
+    import gradio as gr
+
+    from .api import build_api
+    from .edge import Edge, EdgePolicy
+
+    # A private folder (mode 0700) for the bytes browsers upload, before any
+    # Gradio block is made (each reads it once): nothing else is ever in it.
+    received = Path(tempfile.mkdtemp(prefix="seedqa-received-")).resolve()
+    atexit.register(shutil.rmtree, received, ignore_errors=True)
+    os.environ["GRADIO_TEMP_DIR"] = str(received)
+    app = WebApp(index_dir, received=received)
     ensure_index(app.index_dir)
     if read_manifest(app.index_dir) is not None:
         app.assistant.retriever()  # a broken index fails here, before the server starts
     warm_up()
     api = build_api(app.index_dir, auth=auth, api_key=api_key)
     login = auth if auth is not None else _key_login(api_key)
+    blocks = build_ui(app)
     site = gr.mount_gradio_app(
         api,
-        build_ui(app),
+        blocks,
         path="/",
         server_name=host,
         server_port=port,
@@ -372,7 +428,15 @@ def serve(
         css=CSS,
         footer_links=["settings"],
     )
-    uvicorn.run(site, host=host, port=port, log_level="warning", access_log=False)
+    # Gradio checks the files an event names only once it "has launched" (it
+    # never does when mounted); set, its own check runs too, behind ours.
+    blocks.has_launched = True
+    policy = EdgePolicy.for_server(host, allow_origins=allow_origins, auth=auth, api_key=api_key)
+    files = FileInputs.of(blocks)
+    policy.body_check = lambda path, body: (
+        event_refusal(body, received, path, files) if path.startswith("/gradio_api/") else None
+    )
+    return Edge(site, policy)
 
 
 def _key_login(api_key: str | None):

@@ -57,14 +57,14 @@ def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 180) -> None:
     raise TimeoutError(url)
 
 
-def _start_server(work: Path, **env: str) -> tuple[subprocess.Popen, str]:
-    """`seedqa serve` on a free loopback port, with a copy of seeds/ in ``work``."""
+def _start_server(work: Path, *args: str, **env: str) -> tuple[subprocess.Popen, str]:
+    """`seedqa serve ARGS` on a free loopback port, with a copy of seeds/ in ``work``."""
     shutil.copytree(SEEDS, work / "seeds")
     port = _free_port()
     exe = Path(sys.executable).with_name("seedqa")
     log = (work / "server.log").open("w")  # a file, not a pipe nobody drains
     proc = subprocess.Popen(
-        [str(exe), "serve", "--port", str(port), "--index-dir", str(work / "index")],
+        [str(exe), "serve", "--port", str(port), "--index-dir", str(work / "index"), *args],
         cwd=work,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -215,7 +215,7 @@ def test_server_binds_to_loopback_only(server):
 
 
 def test_auth_required_for_the_api_when_configured(tmp_path):
-    proc, base = _start_server(tmp_path, SEEDQA_AUTH="ann:s3cret")
+    proc, base = _start_server(tmp_path, SEEDQA_AUTH="ann:s3cret-pass")
     try:
         deadline = time.monotonic() + 180
         status = None
@@ -255,7 +255,7 @@ def test_auth_required_for_the_api_when_configured(tmp_path):
         for route in ["api/ask", "v1/chat/completions"]:
             assert httpx.post(base + route, json=ask).status_code == 401
         assert httpx.post(base + "api/ask", json=ask, auth=("ann", "wrong")).status_code == 401
-        good = httpx.post(base + "api/ask", json=ask, auth=("ann", "s3cret"), timeout=120)
+        good = httpx.post(base + "api/ask", json=ask, auth=("ann", "s3cret-pass"), timeout=120)
         assert good.status_code == 200 and "45.1 million" in good.json()["answer"]
     finally:
         stop_server(proc)
@@ -269,7 +269,7 @@ def test_uploads_are_checked_on_the_server(tmp_path):
     assert sanitize_filename("../../etc/passwd") == "passwd"
     assert sanitize_filename("a;rm -rf $(x).txt") == "a_rm -rf _x_.txt"
     assert sanitize_filename("..") == "upload"
-    app = WebApp(tmp_path / "index")
+    app = WebApp(tmp_path / "index", received=tmp_path)
     bad = tmp_path / "evil.html.exe"
     bad.write_bytes(b"MZ")
     svg = tmp_path / "img.svg"
@@ -368,7 +368,7 @@ def test_server_side_upload_checks_size(tmp_path):
     from qa.ui import WebApp
     from qa.uploads import MAX_UPLOAD_BYTES
 
-    app = WebApp(tmp_path / "index")
+    app = WebApp(tmp_path / "index", received=tmp_path)
     big = tmp_path / "big.txt"
     with big.open("wb") as fh:
         fh.truncate(MAX_UPLOAD_BYTES + 1)
