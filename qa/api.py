@@ -102,7 +102,7 @@ def _collection_path(root: Path, name: str | None) -> Path:
     try:
         return collections.require(name, root)
     except CollectionMissingError as exc:
-        raise ApiError(404, str(exc), "not_found_error") from exc
+        raise ApiError(404, public_message(exc), "not_found_error") from exc
 
 
 def _chat(root: Path, collection: str | None, pairs) -> Chat:
@@ -319,9 +319,10 @@ def build_api(
             return answer_json(answer, body.collection)
 
         def events() -> Iterator[str]:
-            # Pieces are the text as it is read (with Gemma, token by token); the
-            # final event is the checked answer, which is what counts: it may
-            # trim the pieces, or abstain after them.
+            # The reader answers whole: "reading" at once, then the checked answer
+            # (``piece`` carries its text as soon as it is read, for clients that
+            # show text as it comes; the ``answer`` event is what counts).
+            yield _sse("reading", {"question": body.question})
             try:
                 for item in _stream(root, body.collection, body.question, pairs):
                     if isinstance(item, Answer):
@@ -329,7 +330,7 @@ def build_api(
                     elif item:
                         yield _sse("piece", {"text": item})
             except SeedqaError as exc:
-                yield _sse("error", {"error": {"message": str(exc)}})
+                yield _sse("error", {"error": {"message": public_message(exc)}})
 
         return StreamingResponse(events(), media_type="text/event-stream")
 
@@ -435,7 +436,8 @@ def build_api(
             try:
                 answer = _answer(root, collection, question, pairs)
             except SeedqaError as exc:
-                yield _chunk(stream_id, body.model, {"content": f"Error: {exc}"}, "stop")
+                message = public_message(exc)
+                yield _chunk(stream_id, body.model, {"content": f"Error: {message}"}, "stop")
                 yield "data: [DONE]\n\n"
                 return
             yield _chunk(stream_id, body.model, {"content": answer.text})

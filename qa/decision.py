@@ -6,7 +6,9 @@ pipeline gathers the facts and research replays (``research/``) rebuild them
 from dumps, so both apply exactly the same rules. The gates are checked in one
 fixed order and the first that closes decides; a fact not gathered (None) is a
 gate not reached, so the pipeline can ask after each stage and stop early
-(nothing is read by a model once retrieval already says "not here").
+(the reader reads nothing once retrieval already says "not here"). A span
+that only repeats the question, or holds a name its cited sentences do not,
+never reaches the decision: ``qa.spans.place`` refuses it as a candidate.
 
 The reasons are an enum, so tests and evaluation compare values, not text;
 ``str(decision)`` is the sentence shown in reports ("evidence not relevant
@@ -34,12 +36,6 @@ class Reason(enum.Enum):
     NO_FITTING_SPAN = "no span of the kind asked for"
     READER_FINDS_NO_ANSWER = "the reader finds no answer in the retrieved text"
     SUBJECT_NOT_NAMED = "no retrieved sentence names"
-    MODEL_GAVE_NO_ANSWER = "the model gave no answer"
-    NOT_IN_EVIDENCE = "answer not found in the evidence"
-    UNSUPPORTED = "answer not supported by the cited text"
-    ECHOES_QUESTION = "answer only repeats the question"
-    NO_ANSWER_EXPECTED = "model expects no answer here"
-    NO_QUESTION_GAIN = "the question does not make this answer likelier"
 
     @property
     def answers(self) -> bool:
@@ -83,8 +79,6 @@ class Rules:
 
     min_similarity: float | None = None
     reader_threshold: float | None = None
-    min_first_step_mass: float | None = None
-    min_question_gain: float | None = None
 
 
 @dataclass(frozen=True)
@@ -99,12 +93,6 @@ class Facts:
     subject_named: bool | None = None  # some evidence sentence names X
     fitting_span: bool | None = None  # a span of the kind asked for was found
     reader_value: float | None = None  # the reader's margin (or probability) for it
-    generated: bool | None = None  # the language model wrote a span
-    located: bool | None = None  # ... and it was found in the evidence
-    supported: bool | None = None  # ... and its cited sentences hold its names and numbers
-    echoes_question: bool | None = None  # ... it only repeats the question
-    opening_mass: float | None = None  # the model's probability of opening inside the evidence
-    question_gain: float | None = None  # how much likelier the question made the span
 
 
 def decide(facts: Facts, rules: Rules) -> Decision:
@@ -125,18 +113,6 @@ def decide(facts: Facts, rules: Rules) -> Decision:
         return Decision(Reason.NO_FITTING_SPAN)
     if _below(f.reader_value, r.reader_threshold):
         return Decision(Reason.READER_FINDS_NO_ANSWER, f"({f.reader_value:+.2f})")
-    if f.generated is False:
-        return Decision(Reason.MODEL_GAVE_NO_ANSWER)
-    if f.located is False:
-        return Decision(Reason.NOT_IN_EVIDENCE)
-    if f.supported is False:
-        return Decision(Reason.UNSUPPORTED)
-    if f.echoes_question:
-        return Decision(Reason.ECHOES_QUESTION)
-    if _below(f.opening_mass, r.min_first_step_mass):
-        return Decision(Reason.NO_ANSWER_EXPECTED, f"({f.opening_mass:.3f})")
-    if _below(f.question_gain, r.min_question_gain):
-        return Decision(Reason.NO_QUESTION_GAIN, f"({f.question_gain:+.2f})")
     return Decision(Reason.DESCRIBED if f.subject is not None else Reason.ANSWERED)
 
 

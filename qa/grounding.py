@@ -1,6 +1,6 @@
 """Checks that decide whether an answer may be shown as fact.
 
-Answers are exact spans of the evidence (see ``synthesis``), so "is it in the
+Answers are exact spans of the documents (see ``spans``), so "is it in the
 cited text" holds by construction; :func:`supported` still checks it, so the
 guarantee does not rest on the decoder alone. The other checks catch what an
 exact span can still get wrong: echoing the question back, and text that tries

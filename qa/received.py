@@ -76,7 +76,7 @@ class FileInputs:
         import gradio as gr
 
         found = cls()
-        for fn in blocks.fns.values():
+        for fn_id, fn in blocks.fns.items():  # keyed by the fn_index queue/join names
             params = list(inspect.signature(fn.fn).parameters) if fn.fn else []
             spots = [
                 (i, params[i] if i < len(params) else "")
@@ -84,7 +84,7 @@ class FileInputs:
                 if isinstance(component, gr.File)
             ]
             if spots:
-                found.by_index[fn._id] = spots
+                found.by_index[fn_id] = spots
                 if fn.api_name:
                     found.by_name[str(fn.api_name)] = spots
         return found

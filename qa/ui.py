@@ -37,6 +37,7 @@ EXAMPLES = [
     "Who is the president of the Turkish Space Agency?",
     "What is the capital of France?",
 ]
+READING = "<i>Reading the documents…</i> ▌"
 CSS = """
 .seedqa-cite {font-size: 0.9em; border-left: 3px solid #7c8cf8; padding: 2px 8px; margin: 4px 0;}
 .seedqa-cite mark {background: #fde68a; padding: 0 2px;}
@@ -153,22 +154,20 @@ class WebApp:
     def answer_next(
         self, turns: list[Turn], pending: list[str], collection: str | None = None
     ) -> Iterator[tuple[list[dict], list[Turn]]]:
-        """Answer the oldest waiting question of this session, streaming its pieces."""
+        """Answer the oldest waiting question of this session: "being read", then the answer."""
         turns = list(turns or [])
         if not pending:
             yield self.render(turns, pending), turns
             return
         question = pending.pop(0)
-        yield self.render(turns, pending, (question, "…")), turns
+        # The reader answers whole: the turn shows that it is being read (the
+        # marker ▌ says "not finished"), then the checked answer.
+        yield self.render(turns, pending, (question, READING)), turns
         try:
             # This browser session's conversation, rebuilt around its own turns
             # (gr.State keeps plain data; the Assistant behind it is shared).
             chat = Chat(assistant=self.assistant_for(collection), history=turns)
-            shown = ""
-            for piece in chat.stream(question):  # in turn with every other answer
-                shown += piece
-                current = (question, html.escape(shown.strip()) + " ▌")
-                yield self.render(turns, pending, current), turns
+            chat.ask(question)  # in turn with every other answer
             turns = chat.history
             yield self.render(turns, pending), turns
         except SeedqaError as exc:

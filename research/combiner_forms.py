@@ -1,4 +1,6 @@
-"""Would a non-linear combination decide better than the logistic one?
+"""docs/reader.md "Tried…": logistic 0.543 against pairwise products 0.535, trees 0.524.
+
+Would a non-linear combination decide better than the logistic one?
 
     .venv/bin/python research/combiner_forms.py dump [--reader DIR] [--out out/readings.pkl]
     .venv/bin/python research/combiner_forms.py fit [--out out/readings.pkl]

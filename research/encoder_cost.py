@@ -1,4 +1,6 @@
-"""What would reading cost with the larger packaged encoder? all-mpnet-base-v2 against MiniLM.
+"""docs/reader.md "Limits": all-mpnet-base-v2 as the reader, 109 MB, 6-7x the reading time.
+
+What would reading cost with the larger packaged encoder? all-mpnet-base-v2 against MiniLM.
 
     .venv/bin/python research/encoder_cost.py [--repeats 30]
 

@@ -1,4 +1,6 @@
-"""Which of the reader's candidate spans to answer with: the top score, or a ranker?
+"""docs/reader.md "Tried…": best candidate 0.849 against the top span 0.621, a ranker 0.652.
+
+Which of the reader's candidate spans to answer with: the top score, or a ranker?
 
     .venv/bin/python research/span_ranker.py dump [--reader DIR] [--out out/spans.pkl]
     .venv/bin/python research/span_ranker.py fit [--out out/spans.pkl]

@@ -1,4 +1,6 @@
-"""How long one training step takes: eager or fused attention, lowest layers frozen or not.
+"""docs/reader.md "Faster steps": 3.24 s a step fused, 3.51 s eager, 2.35 s 2 layers frozen.
+
+How long one training step takes: eager or fused attention, lowest layers frozen or not.
 
     .venv/bin/python research/train_step_time.py [--steps 12] [--examples 800]
 

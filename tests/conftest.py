@@ -1,6 +1,6 @@
 """Shared fixtures: the real models, loaded once, and a seed index built once.
 
-Integration tests use the real embedder, FAISS, BM25 and Gemma: they are
+Integration tests use the real embedder, FAISS, BM25 and the trained reader: they are
 small and offline. Fakes appear only in unit tests of pure logic.
 """
 

@@ -85,7 +85,7 @@ def readings_without_threshold(
 @dataclass(frozen=True)
 class _Candidate:
     """A candidate span's words, facts and F1 against the question's gold answers
-    (0 for an unanswerable question): the pipeline's ``_Choice`` without its chunk."""
+    (0 for an unanswerable question): ``qa.choice.Choice`` without its chunk."""
 
     text: str
     facts: dict[str, float]

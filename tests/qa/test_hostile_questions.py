@@ -1,4 +1,4 @@
-"""Arbitrary questions through the whole answering path (real embedder, index and Gemma).
+"""Arbitrary questions through the whole answering path (real embedder, index and reader).
 
 Whatever is typed, the reply is an Answer whose text is an exact span of the
 cited document, or an abstention, or one clear InputError for an empty or

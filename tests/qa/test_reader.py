@@ -33,7 +33,7 @@ def test_best_spans_respect_order_and_length():
 
 
 def test_a_span_grows_to_whole_words_and_joined_compounds():
-    from qa.pipeline import _whole_words
+    from qa.spans import whole_words as _whole_words
 
     text = "By Ayya Lmahamad, date 2021-02-19. It runs Azerspace-1 - and OJSC."
     date = text.index("2021")
