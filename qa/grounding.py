@@ -202,13 +202,24 @@ def missing_terms(question: str, context: str) -> set[str]:
     """
     lowered = _fold(context.lower().replace("’", "'"))
     flat = lowered.replace(",", "")
+    squashed = _squash(lowered)
     missing = set()
     for term in question_terms(question):
         term = _fold(term)
         stem = term[:-1] if len(term) > 4 and term.endswith("s") else term
-        if not re.search(rf"(?<![\w]){re.escape(stem)}", flat if term.isdigit() else lowered):
-            missing.add(term)
+        if re.search(rf"(?<![\w]){re.escape(stem)}", flat if term.isdigit() else lowered):
+            continue
+        # "COVID19" asked of "COVID-19" (or "e-mail" of "email"): the same name written
+        # with or without a hyphen or a space inside it.
+        if not term.isdigit() and re.search(rf"(?<![\w]){re.escape(_squash(stem))}", squashed):
+            continue
+        missing.add(term)
     return missing
+
+
+def _squash(text: str) -> str:
+    """``text`` without the hyphens inside words (``covid-19`` -> ``covid19``)."""
+    return re.sub(r"(?<=\w)[-‐‑](?=\w)", "", text)
 
 
 def _fold(text: str) -> str:

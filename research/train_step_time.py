@@ -1,13 +1,15 @@
-"""docs/reader.md "Faster steps": 3.24 s a step fused, 3.51 s eager, 2.35 s 2 layers frozen.
+"""docs/reader.md "Faster steps": seconds a training step, attention, frozen layers, bf16.
 
-How long one training step takes: eager or fused attention, lowest layers frozen or not.
+How long one training step takes: eager or fused attention, lowest layers frozen or
+not, fp32 or bf16 autocast, per example at other batch sizes.
 
-    .venv/bin/python research/train_step_time.py [--steps 12] [--examples 800]
+    .venv/bin/python research/train_step_time.py [--steps 12] [--examples 800] [--bf16]
 
 The same batches (the first examples of the training set's cached examples,
-built by `seedqa train-reader` in out/reader-training) through each setting;
-the first two steps are left out as warm-up. Run it on an idle machine: the
-figures are seconds a step on this machine's cores.
+built by `seedqa train-reader` in out/reader-training, or with ``--from-pool``
+the gold pool's questions each with its own paragraph, which needs no index)
+through each setting; the first two steps are left out as warm-up. Run it on an
+idle machine: the figures are seconds a step on this machine's cores.
 """
 
 from __future__ import annotations
@@ -17,15 +19,18 @@ import time
 from pathlib import Path
 
 
-def step_times(features, plan, pad: int, attention: str, freeze_layers: int) -> list[float]:
+def step_times(
+    features, plan, pad: int, attention: str, freeze_layers: int, bf16: bool = False
+) -> list[float]:
     import torch
 
     from index.embedding import model_dir
-    from training.loop import TrainSettings, _tensors, freeze, load_base_model
+    from training.loop import TrainSettings, _tensors, autocast, freeze, load_base_model
 
     torch.manual_seed(0)
     model = load_base_model(model_dir(), attention)
-    freeze(model, TrainSettings(freeze_layers=freeze_layers))
+    settings = TrainSettings(freeze_layers=freeze_layers, bf16=bf16)
+    freeze(model, settings)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=1e-4)
     model.train()
@@ -33,14 +38,34 @@ def step_times(features, plan, pad: int, attention: str, freeze_layers: int) -> 
     for batch in plan:
         t0 = time.perf_counter()
         inputs, starts, ends, _ = _tensors([features[i] for i in batch], pad, "cpu")
-        out = model(**inputs)
-        loss = torch.nn.functional.cross_entropy(out.start_logits, starts)
-        loss = (loss + torch.nn.functional.cross_entropy(out.end_logits, ends)) / 2
+        with autocast(settings, torch.device("cpu")):
+            out = model(**inputs)
+        start_logits, end_logits = out.start_logits.float(), out.end_logits.float()
+        loss = torch.nn.functional.cross_entropy(start_logits, starts)
+        loss = (loss + torch.nn.functional.cross_entropy(end_logits, ends)) / 2
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
         times.append(time.perf_counter() - t0)
     return times[2:]
+
+
+def pool_examples(limit: int):
+    """The gold pool's first questions, each with its own paragraph (no index needed)."""
+    from training.data import GOLD_POOL, Example, pool_articles
+
+    out = []
+    for article in pool_articles(GOLD_POOL, "gold"):
+        for paragraph in article["paragraphs"]:
+            for q in paragraph["qas"]:
+                spans = tuple(
+                    (a["answer_start"], a["answer_start"] + len(a["text"]))
+                    for a in q.get("answers", [])[:1]
+                )
+                out.append(Example(str(q["id"]), q["question"], paragraph["context"], spans, 1.0))
+                if len(out) >= limit:
+                    return out
+    return out
 
 
 def main() -> None:
@@ -55,14 +80,33 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--examples", type=int, default=800)
     parser.add_argument("--work", type=Path, default=Path("out/reader-training"))
+    parser.add_argument("--from-pool", action="store_true", help="gold pool paragraphs")
+    parser.add_argument("--bf16", action="store_true", help="fused attention: fp32 and bf16")
+    parser.add_argument("--batch-sizes", default="16", help="e.g. 16,32 (with --bf16)")
     args = parser.parse_args()
-    cached = sorted(args.work.glob("examples-train-*.jsonl"))
-    if not cached:
-        raise SystemExit(f"No examples in {args.work}: run `seedqa train-reader` first.")
     torch.set_num_threads(2)
     settings = TrainSettings()
     tokenizer = Tokenizer(model_dir() / TOKENIZER_FILE)
-    features = featurise(load_examples(cached[0])[: args.examples], tokenizer, settings)
+    if args.from_pool:
+        examples = pool_examples(args.examples)
+    else:
+        cached = sorted(args.work.glob("examples-train-*.jsonl"))
+        if not cached:
+            raise SystemExit(f"No examples in {args.work}: run `seedqa train-reader` first.")
+        examples = load_examples(cached[0])[: args.examples]
+    features = featurise(examples, tokenizer, settings)
+    if args.bf16:
+        print("| batch | autocast | s a step (median) | ms an example |\n| --- | --- | --- | --- |")
+        for size in (int(x) for x in args.batch_sizes.split(",")):
+            plan = batches(features, size, settings.seed)[: args.steps]
+            for bf16 in (False, True):
+                times = sorted(step_times(features, plan, tokenizer.pad, "sdpa", 0, bf16))
+                median = times[len(times) // 2]
+                kind = "bf16" if bf16 else "fp32"
+                print(
+                    f"| {size} | {kind} | {median:.2f} | {median / size * 1000:.0f} |", flush=True
+                )
+        return
     plan = batches(features, settings.batch_size, settings.seed)[: args.steps]
     tokens = sum(len(features[i].encoded.ids) for b in plan for i in b) / sum(map(len, plan))
     print(f"{len(plan)} batches of {settings.batch_size}, {tokens:.0f} tokens an example")

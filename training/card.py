@@ -38,10 +38,16 @@ def training_command(settings: TrainSettings, data: DataSettings, quick: bool) -
     ):
         if getattr(settings, field) != getattr(base, field):
             flags.append(f"{flag} {getattr(settings, field)}")
+    if settings.bf16:
+        flags.append("--bf16")
     if data.silver_weight != DataSettings().silver_weight:
         flags.append(f"--silver-weight {data.silver_weight}")
     if data.negatives != DataSettings().negatives:
         flags.append(f"--negatives {data.negatives}")
+    if data.extra:
+        flags.append(f"--extra {data.extra}")
+    for source, weight in data.source_weights:
+        flags.append(f"--source-weight {source}={weight}")
     return " ".join(["seedqa train-reader", *flags])
 
 

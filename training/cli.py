@@ -35,6 +35,20 @@ import click
     show_default=True,
     help="Silver-labelled pool ('' to train without it).",
 )
+@click.option(
+    "--extra",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also train on the extra pool (../shared/training/squad-extra-train-pool.json), less "
+    "its validation slices (TyDi QA dev, 20 COVID-QA papers).",
+)
+@click.option(
+    "--source-weight",
+    "source_weights",
+    multiple=True,
+    metavar="SOURCE=WEIGHT",
+    help="Loss weight of an extra pool source (default 1.0); repeat for several.",
+)
 @click.option("--quick", is_flag=True, help="A few dozen questions, one short epoch (tests).")
 @click.option("--fresh", is_flag=True, help="Discard the checkpoint in WORK and start over.")
 @click.option("--epochs", type=click.IntRange(1, 50), default=None, help="Training epochs.")
@@ -70,6 +84,12 @@ import click
     help="Weight of a loss normalised over all of a question's chunks (default 0: off).",
 )
 @click.option(
+    "--bf16",
+    is_flag=True,
+    default=None,
+    help="Autocast the forward pass to bf16 (a CPU with avx512_bf16 or AMX, or a GPU).",
+)
+@click.option(
     "--calibrate-only",
     is_flag=True,
     help="Keep the trained model in OUT; choose its threshold and combination again (minutes).",
@@ -79,6 +99,8 @@ def train_reader_cmd(
     work,
     gold,
     silver,
+    extra,
+    source_weights,
     quick,
     fresh,
     epochs,
@@ -88,6 +110,7 @@ def train_reader_cmd(
     silver_weight,
     negatives,
     shared_loss,
+    bf16,
     calibrate_only,
 ) -> None:
     """Train the extractive reader from nothing and write it as int8 ONNX with its model card.
@@ -114,6 +137,9 @@ def train_reader_cmd(
                 ("--silver-weight", silver_weight),
                 ("--negatives", negatives),
                 ("--shared-loss", shared_loss),
+                ("--bf16", bf16 or None),
+                ("--extra", extra),
+                ("--source-weight", source_weights or None),
             )
             # "is", not "in": a zero (--warmup 0, --silver-weight 0) equals False
             if value is not None and value is not False
@@ -136,11 +162,26 @@ def train_reader_cmd(
         settings = replace(settings, warmup=warmup)
     if shared_loss is not None:
         settings = replace(settings, shared_loss=shared_loss)
+    if bf16:
+        import torch
+
+        from training.loop import cpu_has_bf16
+
+        if not (cpu_has_bf16() or torch.cuda.is_available()):
+            raise click.UsageError(
+                "--bf16 needs a CPU with bf16 arithmetic (avx512_bf16 or AMX in /proc/cpuinfo) "
+                "or a GPU; this machine has neither, so train without it."
+            )
+        settings = replace(settings, bf16=True)
     data = DataSettings()
     if silver_weight is not None:
         data = replace(data, silver_weight=silver_weight)
     if negatives is not None:
         data = replace(data, negatives=negatives, unanswerable_chunks=negatives)
+    if source_weights:
+        data = replace(data, source_weights=_source_weights(source_weights))
+    if extra:
+        data = replace(data, extra=str(Path(extra)))
     if fresh and not calibrate_only:  # recalibrating never touches the training checkpoint
         (work_dir / CHECKPOINT).unlink(missing_ok=True)
     target = Path(out) if out else (work_dir / "quick-reader" if quick else DEFAULT_DIR)
@@ -165,3 +206,21 @@ def train_reader_cmd(
         f"{done}; validation overall F1 {v['f1']:.3f}, HasAns F1 {v['HasAns_f1']:.3f}, "
         f"NoAns {v['NoAns_f1']:.3f} (decided by {v['decided_by']})."
     )
+
+
+def _source_weights(given: tuple[str, ...]) -> tuple[tuple[str, float], ...]:
+    """``SOURCE=WEIGHT`` pairs, in the order given; a usage error names a bad one."""
+    out = []
+    for item in given:
+        source, sep, raw = item.partition("=")
+        try:
+            weight = float(raw)
+        except ValueError:
+            weight = -1.0
+        if not (sep and source and weight >= 0):
+            raise click.UsageError(
+                f"--source-weight {item!r}: give SOURCE=WEIGHT with a weight of 0 or more, "
+                "e.g. --source-weight covid-qa-200423=0.5"
+            )
+        out.append((source, weight))
+    return tuple(out)

@@ -34,6 +34,11 @@ from index.errors import InputError
 SHARED = Path("../shared/training")
 GOLD_POOL = SHARED / "squad-v2-train-pool.json"
 SILVER_POOL = SHARED / "squad-v2-silver-pool.json"
+# 17,376 more people's questions from seven sources (every article has a `source`).
+EXTRA_POOL = SHARED / "squad-extra-train-pool.json"
+TYDI_DEV = "tydiqa-goldp-en-dev"  # questions written before the asker saw the passage
+COVID = "covid-qa-200423"  # experts' questions over whole scientific papers
+COVID_HELD_OUT = 20  # whole papers, every 5th by title
 
 # Held out of training for every choice (epochs, thresholds): four full SQuAD 2.0
 # articles (with their unanswerable questions) and two short XQuAD ones, about a
@@ -66,6 +71,16 @@ class DataSettings:
     negatives: int = 1  # retrieved non-answer chunks kept per answerable question
     unanswerable_chunks: int = 1  # retrieved chunks kept per unanswerable question
     silver_weight: float = 0.5  # loss weight of a silver-labelled example
+    # The extra pool's file, if it is trained on (less its validation slices).
+    extra: str | None = None
+    # Loss weight of each extra pool source, as (source, weight) pairs (default 1.0).
+    source_weights: tuple[tuple[str, float], ...] = ()
+
+    def weight_of(self, pool: str | None) -> float:
+        """The loss weight of a question from ``pool`` ("gold", "silver" or a source)."""
+        if pool == "silver":
+            return self.silver_weight
+        return dict(self.source_weights).get(pool or "", 1.0)
 
 
 def pool_articles(path: Path, kind: str) -> list[dict]:
@@ -86,30 +101,68 @@ def pool_articles(path: Path, kind: str) -> list[dict]:
     for article in raw["data"]:
         tagged = dict(article)
         tagged["title"] = f"{kind}-{article['title']}"
+        tagged.setdefault("source", kind)
         articles.append(tagged)
     return articles
 
 
+def validation_slices(gold: Path, extra: Path | None) -> dict[str, list[dict]]:
+    """The held-out validation slices, each a list of SQuAD articles (titles tagged).
+
+    ``squad``: the gold pool's validation articles (as before); with the extra
+    pool, ``tydi``: TyDi QA's English dev questions, and ``covid``: 20 whole
+    COVID-QA papers (every 5th by title). Every choice is judged on each.
+    """
+    held = {f"gold-{t}" for t in VALIDATION_ARTICLES}
+    slices = {"squad": [a for a in pool_articles(gold, "gold") if a["title"] in held]}
+    if extra is not None:
+        articles = pool_articles(extra, "extra")
+        slices["tydi"] = [a for a in articles if a["source"] == TYDI_DEV]
+        covid = sorted((a for a in articles if a["source"] == COVID), key=lambda a: a["title"])
+        slices["covid"] = covid[::5][:COVID_HELD_OUT]
+    return slices
+
+
+def _bare(title: str) -> str:
+    return title.split("-", 1)[-1].casefold()
+
+
+def extra_training_articles(extra: Path, slices: dict[str, list[dict]]) -> list[dict]:
+    """The extra pool less the validation slices, and less any article whose title a
+    slice also has (TyDi passages share titles such as "Oxygen" with other pools)."""
+    held = {a["title"] for s in slices.values() for a in s}
+    held_titles = {_bare(t) for t in held}
+    return [
+        a
+        for a in pool_articles(extra, "extra")
+        if a["title"] not in held and _bare(a["title"]) not in held_titles
+    ]
+
+
 def split_pools(
-    gold: Path, silver: Path | None, *, quick: bool = False
-) -> tuple[Dataset, Dataset, dict[str, float]]:
+    gold: Path, silver: Path | None, *, quick: bool = False, extra: Path | None = None
+) -> tuple[Dataset, Dataset, dict[str, str]]:
     """Training and validation datasets, and each training question's loss weight key.
 
-    Returns (train, validation, pool of each training question id: "gold" or
-    "silver"). ``quick`` keeps a few dozen questions of two articles each way.
+    Returns (train, validation, pool of each training question id: "gold",
+    "silver", or the extra pool's source). The validation set is the SQuAD
+    slice (:func:`validation_slices` gives the others). ``quick`` keeps a few
+    dozen questions of two articles each way.
     """
     gold_articles = pool_articles(gold, "gold")
     silver_articles = pool_articles(silver, "silver") if silver else []
     held = {f"gold-{t}" for t in VALIDATION_ARTICLES}
     train = [a for a in gold_articles if a["title"] not in held]
     valid = [a for a in gold_articles if a["title"] in held]
+    extra_articles = extra_training_articles(extra, validation_slices(gold, extra)) if extra else []
     if quick:
         train = [_excerpt(a, 3) for a in train[:2]]
         silver_articles = [_excerpt(a, 2) for a in silver_articles[:1]]
         valid = [_excerpt(a, 2) for a in valid[:2]]
-    train += silver_articles
+        extra_articles = [_excerpt(a, 2) for a in extra_articles[:1]]
+    train += silver_articles + extra_articles
     pools = {
-        str(q["id"]): a["title"].split("-", 1)[0]
+        str(q["id"]): str(a.get("source") or a["title"].split("-", 1)[0])
         for a in train
         for p in a["paragraphs"]
         for q in p["qas"]
@@ -149,7 +202,7 @@ def build_examples(
             by_source.setdefault(stored.chunks[row].source, []).append(row)
         out: list[Example] = []
         for case in tqdm(dataset.cases, desc="Pairing questions with chunks", disable=not progress):
-            weight = settings.silver_weight if pools.get(case.case.id) == "silver" else 1.0
+            weight = settings.weight_of(pools.get(case.case.id))
             hits = retriever.retrieve(case.case.question, settings.chunks)
             out.extend(_pairs(case, [h.chunk for h in hits], stored, by_source, settings, weight))
         return out

@@ -62,6 +62,9 @@ class TrainSettings:
     # Answering picks the best span across the chunks it reads, so their
     # scores must compare; batches then hold whole questions.
     shared_loss: float = 0.0
+    # bf16 autocast of the forward pass on a CPU that has bf16 arithmetic
+    # (avx512_bf16 or AMX), or on a GPU; the weights and the optimiser stay fp32.
+    bf16: bool = False
     checkpoint_every: int = 50  # steps
 
 
@@ -200,6 +203,26 @@ def _tensors(features: Sequence[Feature], pad: int, device):
     return inputs, starts, ends, weights
 
 
+def cpu_has_bf16() -> bool:
+    """Whether this CPU does bf16 arithmetic natively (``avx512_bf16`` or AMX in cpuinfo)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def autocast(settings: TrainSettings, device):
+    """The forward pass's autocast context: bf16 where the settings ask for it, else none."""
+    import contextlib
+
+    import torch
+
+    if not settings.bf16:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
 def load_base_model(model_dir: Path, attention: str = "sdpa"):
     """The packaged MiniLM with fresh span heads.
 
@@ -312,13 +335,15 @@ def train(
         for b in range(state["batch"], len(plan)):
             batch = [features[i] for i in plan[b]]
             inputs, starts, ends, weights = _tensors(batch, pad, device)
-            out = model(**inputs)
-            loss_s = torch.nn.functional.cross_entropy(out.start_logits, starts, reduction="none")
-            loss_e = torch.nn.functional.cross_entropy(out.end_logits, ends, reduction="none")
+            with autocast(settings, device):
+                out = model(**inputs)
+            start_logits, end_logits = out.start_logits.float(), out.end_logits.float()
+            loss_s = torch.nn.functional.cross_entropy(start_logits, starts, reduction="none")
+            loss_e = torch.nn.functional.cross_entropy(end_logits, ends, reduction="none")
             loss = ((loss_s + loss_e) / 2 * weights).sum() / weights.sum()
             if settings.shared_loss:
                 per_question, q_weights = shared_loss(
-                    out.start_logits, out.end_logits, batch, inputs["attention_mask"]
+                    start_logits, end_logits, batch, inputs["attention_mask"]
                 )
                 w = torch.tensor(q_weights, dtype=per_question.dtype, device=device)
                 loss = loss + settings.shared_loss * (per_question * w).sum() / w.sum()

@@ -64,8 +64,9 @@ def train_reader(
     base = model_dir()
     tokenizer = Tokenizer(base / TOKENIZER_FILE)
 
-    train_set, valid_set, pools = split_pools(gold, silver, quick=quick)
-    key = _data_key(gold, silver, quick, data)
+    extra = Path(data.extra) if data.extra else None
+    train_set, valid_set, pools = split_pools(gold, silver, quick=quick, extra=extra)
+    key = _data_key(gold, silver, quick, data, extra)
     examples = {}
     for name, dataset in (("train", train_set), ("validation", valid_set)):
         path = work / f"examples-{name}-{key}.jsonl"
@@ -210,9 +211,11 @@ def calibrate(
     return report
 
 
-def _data_key(gold: Path, silver: Path | None, quick: bool, data: DataSettings) -> str:
+def _data_key(
+    gold: Path, silver: Path | None, quick: bool, data: DataSettings, extra: Path | None = None
+) -> str:
     digest = hashlib.sha256()
-    for path in (gold, silver):
+    for path in (gold, silver, extra):
         if path is not None:
             digest.update(hashlib.sha256(path.read_bytes()).digest())
     digest.update(json.dumps([quick, asdict(data)]).encode())

@@ -93,3 +93,15 @@ def test_an_unanswered_question_is_right_on_any_of_its_chunks_cls():
     flat_s, flat_e = starts.reshape(-1).tolist(), ends.reshape(-1).tolist()
     want = -(_log_softmax_at(flat_s, [0, 3]) + _log_softmax_at(flat_e, [0, 3])) / 2
     assert math.isclose(float(losses[0]), want, abs_tol=1e-5)
+
+
+def test_bf16_autocast_is_only_on_when_asked():
+    import torch
+
+    from training.loop import TrainSettings, autocast
+
+    with autocast(TrainSettings(), torch.device("cpu")):
+        assert not torch.is_autocast_enabled("cpu")
+    with autocast(TrainSettings(bf16=True), torch.device("cpu")):
+        assert torch.is_autocast_enabled("cpu")
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.bfloat16

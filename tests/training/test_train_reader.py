@@ -126,6 +126,12 @@ def test_training_options_with_calibrate_only_are_a_usage_error(tmp_path):
     done = _refused("--calibrate-only", "--warmup", "0", "--silver-weight", "0")
     assert done.returncode == 2
     assert "--warmup, --silver-weight apply only to training" in done.stderr
+    done = _refused("--calibrate-only", "--bf16")
+    assert done.returncode == 2 and "--bf16 applies only to training" in done.stderr
+    done = _refused("--calibrate-only", "--extra", "x.json")
+    assert done.returncode == 2 and "--extra applies only to training" in done.stderr
+    done = _refused("--quick", "--source-weight", "covid-qa-200423")
+    assert done.returncode == 2 and "SOURCE=WEIGHT" in done.stderr
 
 
 def test_recalibrating_a_folder_without_a_trained_reader_is_a_one_line_error(tmp_path):
@@ -158,3 +164,5 @@ def test_the_card_names_the_command_that_trains_the_same_settings_again():
         " --silver-weight 1.0"
         " --negatives 2"
     )
+    bf16 = replace(TrainSettings(), bf16=True)
+    assert training_command(bf16, DataSettings(), quick=False) == "seedqa train-reader --bf16"
