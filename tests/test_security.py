@@ -333,22 +333,22 @@ def test_an_allowed_origin_gets_cors_and_others_do_not(auth_server):
 # ---- 3. uploads never destroy, and say what happened --------------------------------
 
 
+def _upload(url: str, name: str, data: bytes) -> httpx.Response:
+    return httpx.post(
+        url + "api/collections/default/documents",
+        files={"files": (name, data, "text/plain")},
+        timeout=120,
+    )
+
+
 def test_a_refused_upload_leaves_the_indexed_file_and_same_names_are_kept_apart(open_server):
     url, index = open_server["url"], open_server["index"]
     good = b"The Marwick lighthouse was painted red by Odile Varga in 1932.\n"
-    first = httpx.post(
-        url + "api/collections/default/documents",
-        files={"files": ("lighthouse.txt", good, "text/plain")},
-        timeout=120,
-    )
+    first = _upload(url, "lighthouse.txt", good)
     assert first.json()["results"][0]["status"] == "indexed", first.text
     before = _state(index)
     for bad in [b"\x00\x01\x02binary" * 100, b"", b"   \n  "]:
-        reply = httpx.post(
-            url + "api/collections/default/documents",
-            files={"files": ("lighthouse.txt", bad, "text/plain")},
-            timeout=120,
-        )
+        reply = _upload(url, "lighthouse.txt", bad)
         result = reply.json()["results"][0]
         assert result["status"] == "refused", reply.text
         assert (index / "uploads" / "lighthouse.txt").read_bytes() == good
@@ -360,11 +360,7 @@ def test_a_refused_upload_leaves_the_indexed_file_and_same_names_are_kept_apart(
 
     # A new version of a file replaces it, and says so.
     newer = b"The Marwick lighthouse was painted red by Odile Varga in 1932 and 1961.\n"
-    again = httpx.post(
-        url + "api/collections/default/documents",
-        files={"files": ("lighthouse.txt", newer, "text/plain")},
-        timeout=120,
-    )
+    again = _upload(url, "lighthouse.txt", newer)
     assert again.json()["results"][0]["status"] == "replaced", again.text
 
     # Same names in one upload: each kept, under distinct stored names.
