@@ -235,12 +235,9 @@ class Guard:
 
     def dependency(self):
         creds = self.credentials
-        bearer = (
-            HTTPBearer(auto_error=False, description="the --api-key") if creds.api_key else None
-        )
+        bearer = HTTPBearer(auto_error=False, description="the --api-key")
         basic = HTTPBasic(auto_error=False, description="the --auth user and password")
-
-        with_bearer = Depends(bearer or _nothing)
+        with_bearer = Depends(bearer if creds.api_key else _nothing)
         with_basic = Depends(basic if creds.auth else _nothing)
 
         def check(request: Request, _bearer: Any = with_bearer, _basic: Any = with_basic) -> None:

@@ -57,6 +57,7 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"no-referrer"),
     (b"cross-origin-resource-policy", b"same-origin"),
 ]
+_SECURITY_NAMES = frozenset(name for name, _ in SECURITY_HEADERS)
 
 
 class EdgeConfigError(ValueError):
@@ -288,7 +289,7 @@ class Edge:
         if method == "OPTIONS" and cors and "access-control-request-method" in headers:
             return await self._respond(send, 204, self._cors_headers(origin, preflight=True), b"")
 
-        login = method == "POST" and path.rstrip("/") == "/login"
+        login = _is_login(method, path)
         status_seen: list[int] = []
 
         async def guarded_send(message):
@@ -298,7 +299,7 @@ class Edge:
                     (k, v)
                     for k, v in message.get("headers", [])
                     if not k.lower().startswith(b"access-control-")
-                    and k.lower() not in {h for h, _ in SECURITY_HEADERS}
+                    and k.lower() not in _SECURITY_NAMES
                 ]
                 kept += SECURITY_HEADERS
                 if cors:
@@ -306,7 +307,7 @@ class Edge:
                 message = {**message, "headers": kept}
             await send(message)
 
-        limit = self._limit(method, path, headers)
+        limit = self._limit(method, path)
         if limit is not None:
             too_large = _plain(413, f"The request body is larger than {limit // 1024:,} KB.")
             declared = headers.get("content-length", "")
@@ -356,8 +357,7 @@ class Edge:
                 "(start it with --allow-origin ORIGIN for a front end served elsewhere).",
             )
         guarded = path.startswith(("/api/", "/v1/")) and path != "/api/health"
-        login = method == "POST" and path.rstrip("/") == "/login"
-        if (guarded and self.policy.credentials.required) or login:
+        if (guarded and self.policy.credentials.required) or _is_login(method, path):
             wait = self.policy.throttle.retry_after(client)
             if wait > 0:
                 return _plain(
@@ -380,7 +380,7 @@ class Edge:
                 self.policy.throttle.succeeded(client)
         return None
 
-    def _limit(self, method: str, path: str, headers: dict[str, str]) -> int | None:
+    def _limit(self, method: str, path: str) -> int | None:
         """The body limit for this request; None where Gradio enforces its own."""
         if method in ("GET", "HEAD", "OPTIONS"):
             return None
@@ -413,6 +413,11 @@ class Edge:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+def _is_login(method: str, path: str) -> bool:
+    """The page's login form (Gradio's ``POST /login``), whose failures are counted."""
+    return method == "POST" and path.rstrip("/") == "/login"
 
 
 def _same(origin: str) -> str:

@@ -203,7 +203,7 @@ class WebApp:
                 lines.append(f"✅ {name}: indexed (replaced the earlier file of this name)")
             else:
                 lines.append(f"✅ {name}: indexed")
-            if r.ok and r.detail.startswith("stored under a new name"):
+            if r.renamed:
                 lines[-1] += " — another file of this upload had the same name"
         return "\n\n".join(lines)
 

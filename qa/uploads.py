@@ -42,6 +42,7 @@ class UploadResult:
     name: str
     status: str
     detail: str = ""
+    renamed: bool = False  # stored under another name than the client gave
 
     @property
     def ok(self) -> bool:
@@ -86,9 +87,9 @@ def _distinct(name: str, taken: set[str]) -> str:
     return f"{stem}-{n}{suffix}"
 
 
-def check_upload(upload: Upload) -> str | None:
-    """Why ``upload`` is refused before it is stored (type or size), or None."""
-    suffix = Path(sanitize_filename(upload.name)).suffix.lower()
+def check_upload(name: str, upload: Upload) -> str | None:
+    """Why ``upload``, to be stored as ``name``, is refused before it is (type or size)."""
+    suffix = Path(name).suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         allowed = ", ".join(sorted(SUPPORTED_SUFFIXES))
         return f"file type not allowed ({allowed})"
@@ -115,7 +116,7 @@ def _add(uploads: Path, staging: Path, collection: Path, files: list[Upload]) ->
     taken: set[str] = set()
     for i, upload in enumerate(files):
         name = sanitize_filename(upload.name)
-        refusal = check_upload(upload)
+        refusal = check_upload(name, upload)
         if refusal is not None:
             results[i] = UploadResult(name, "refused", refusal)
             continue
@@ -186,6 +187,7 @@ def _add(uploads: Path, staging: Path, collection: Path, files: list[Upload]) ->
                 name,
                 results[i].status,
                 "stored under a new name: another file of this upload has the same name",
+                renamed=True,
             )
     return [results[i] for i in range(len(files))]
 
