@@ -8,7 +8,7 @@ from pathlib import Path
 from index.documents import sha256_file
 from qa.reader import MODEL_FILE, TOKENIZER_FILE
 
-from .data import DataSettings
+from .data import COVID_HELD_OUT, DataSettings, extra_training_articles, validation_slices
 from .loop import QUICK, TrainSettings
 
 # Below this line a card holds notes written by hand (how the model was converted,
@@ -49,6 +49,36 @@ def training_command(settings: TrainSettings, data: DataSettings, quick: bool) -
     for source, weight in data.source_weights:
         flags.append(f"--source-weight {source}={weight}")
     return " ".join(["seedqa train-reader", *flags])
+
+
+# The extra pool's sources and their licences (../shared/training/README.md).
+EXTRA_LICENCES = {
+    "squad2-train-subset:PhongNTDo": "SQuAD 2.0 train, CC BY-SA 4.0",
+    "squad1.1-train-sample:EmptyCityJK": "SQuAD 1.1 train, CC BY-SA 4.0",
+    "squad1.1-dev-subset:maddy6": "SQuAD 1.1 dev, CC BY-SA 4.0",
+    "tydiqa-goldp-en-train": "TyDi QA GoldP English (Clark et al. 2020), Apache-2.0",
+    "squadshifts-new_wiki": "SQuAD-shifts new Wikipedia (Miller et al. 2020), CC BY 4.0",
+    "covid-qa-200423": "COVID-QA (deepset 2020), Apache-2.0",
+}
+
+
+def extra_line(gold: Path, data: DataSettings) -> str:
+    """The card's line on the extra pool: each source trained on, its licence and count."""
+    if not data.extra:
+        return ""
+    extra = Path(data.extra)
+    counts: dict[str, int] = {}
+    for article in extra_training_articles(extra, validation_slices(gold, extra)):
+        n = sum(len(p["qas"]) for p in article["paragraphs"])
+        counts[article["source"]] = counts.get(article["source"], 0) + n
+    listed = "; ".join(
+        f"`{src}` ({EXTRA_LICENCES.get(src, 'see ../shared/training/README.md')}): {n} questions"
+        for src, n in sorted(counts.items())
+    )
+    return (
+        f"\n- **Extra pool** (`{extra.name}`, people's labels, less the validation slices "
+        f"TyDi QA dev and {COVID_HELD_OUT} whole COVID-QA papers): {listed}."
+    )
 
 
 def model_card(
@@ -94,7 +124,7 @@ def model_card(
   labels){silver_line};
   Rajpurkar, Jia and Liang (2018); Artetxe, Ruder and Yogatama (2020). Licence of the
   data: CC BY-SA 4.0. Whole articles held out for validation (training/data.py
-  `VALIDATION_ARTICLES`); nothing from the benchmark dev subset.
+  `VALIDATION_ARTICLES`); nothing from the benchmark dev subset.{extra_line(gold, data)}
 - **Examples**: {report.examples.get("train")} training and {report.examples.get("validation")}
   validation (question, chunk) pairs, made with seedqa's own chunking and hybrid retrieval:
   the chunk holding the answer, {data.negatives} retrieved chunk(s) without it per answerable
