@@ -378,7 +378,7 @@ def test_server_side_upload_checks_size(tmp_path):
     assert not (app.uploads / "big.txt").exists()
 
 
-def _keep_busy(url: str, questions: int = 60):
+def _keep_busy(url: str, questions: int = 150):
     """Keep the server's one answering queue busy for a few seconds (API questions, answered
     in arrival order with the page's), so a page question is still being read meanwhile."""
     import httpx
